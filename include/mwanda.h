@@ -30,13 +30,13 @@ const char *mw_version(void);
 
 enum mw_status {
     MW_OK = 0,
-    MW_ERR_IO,          /* a file could not be opened, read, written or renamed */
-    MW_ERR_FORMAT,      /* a file's bytes break the rules of its format */
-    MW_ERR_UNSUPPORTED, /* well-formed, but not handled (version, type, architecture) */
-    MW_ERR_NOMEM,       /* an allocation failed */
-    MW_ERR_ARG,         /* an impossible argument or option */
-    MW_ERR_NOT_FOUND,   /* a key, tensor or file that is needed is missing */
-    MW_ERR_SHAPE,       /* a tensor's shape does not fit its use */
+    MW_ERR_IO,            /* a file could not be opened, read, written or renamed */
+    MW_ERR_FORMAT,        /* a file's bytes break the rules of its format */
+    MW_ERR_UNSUPPORTED,   /* well-formed, but not handled (version, type, architecture) */
+    MW_ERR_NOMEM,         /* an allocation failed */
+    MW_ERR_ARG,           /* an impossible argument or option */
+    MW_ERR_NOT_FOUND,     /* a key, tensor or file that is needed is missing */
+    MW_ERR_SHAPE,         /* a tensor's shape does not fit its use */
     MW_ERR_NOT_AVAILABLE, /* a feature that this version does not provide yet */
 };
 
@@ -105,8 +105,7 @@ enum mw_status mw_dequantize(enum mw_type type, const void *src, float *dst, uin
                              mw_err *err);
 /* Converts n f32 values to F32, F16 (round to nearest even) or BF16 (round to
  * nearest even, NaN kept NaN) at dst. */
-enum mw_status mw_quantize(enum mw_type type, const float *src, void *dst, uint64_t n,
-                           mw_err *err);
+enum mw_status mw_quantize(enum mw_type type, const float *src, void *dst, uint64_t n, mw_err *err);
 
 float mw_f16_to_f32(uint16_t h);
 uint16_t mw_f32_to_f16(float f);
@@ -220,14 +219,12 @@ enum mw_status mw_gguf_writer_set_u32(mw_gguf_writer *w, const char *key, uint32
                                       mw_err *err);
 enum mw_status mw_gguf_writer_set_i32(mw_gguf_writer *w, const char *key, int32_t value,
                                       mw_err *err);
-enum mw_status mw_gguf_writer_set_f32(mw_gguf_writer *w, const char *key, float value,
-                                      mw_err *err);
-enum mw_status mw_gguf_writer_set_bool(mw_gguf_writer *w, const char *key, bool value,
-                                       mw_err *err);
+enum mw_status mw_gguf_writer_set_f32(mw_gguf_writer *w, const char *key, float value, mw_err *err);
+enum mw_status mw_gguf_writer_set_bool(mw_gguf_writer *w, const char *key, bool value, mw_err *err);
 /* elem_type is any fixed-size type, or STRING with data pointing at mw_str. */
 enum mw_status mw_gguf_writer_set_array(mw_gguf_writer *w, const char *key,
-                                        enum mw_gguf_vtype elem_type, uint64_t n,
-                                        const void *data, mw_err *err);
+                                        enum mw_gguf_vtype elem_type, uint64_t n, const void *data,
+                                        mw_err *err);
 bool mw_gguf_writer_remove_kv(mw_gguf_writer *w, const char *key);
 enum mw_status mw_gguf_writer_add_tensor(mw_gguf_writer *w, const char *name, enum mw_type type,
                                          uint32_t n_dims, const int64_t *ne, mw_err *err);
@@ -289,21 +286,21 @@ enum mw_model_format {
 
 /* Hyperparameters of a decoder-only text model, whatever file it came from. */
 typedef struct mw_hparams {
-    char arch[32];           /* "llama", "qwen2", "qwen3", "gemma3" */
-    int64_t n_vocab;         /* tokens in the vocabulary */
-    int64_t n_ctx_train;     /* context length the model was trained for */
-    int64_t n_embd;          /* hidden size */
-    int64_t n_layer;         /* decoder blocks */
-    int64_t n_head;          /* query heads */
-    int64_t n_head_kv;       /* key/value heads (GQA) */
-    int64_t head_dim;        /* dimension of one head */
-    int64_t n_ff;            /* feed-forward inner size */
-    double norm_eps;         /* RMSNorm epsilon */
-    double rope_base;        /* RoPE base of global-attention blocks */
-    double rope_base_local;  /* RoPE base of sliding-window blocks (0 = same) */
-    int64_t sliding_window;  /* window of local blocks, 0 = none */
-    int64_t swa_pattern;     /* every swa_pattern-th block is global (0 = none) */
-    bool tied_output;        /* output head shares the token embedding */
+    char arch[32];          /* "llama", "qwen2", "qwen3", "gemma3" */
+    int64_t n_vocab;        /* tokens in the vocabulary */
+    int64_t n_ctx_train;    /* context length the model was trained for */
+    int64_t n_embd;         /* hidden size */
+    int64_t n_layer;        /* decoder blocks */
+    int64_t n_head;         /* query heads */
+    int64_t n_head_kv;      /* key/value heads (GQA) */
+    int64_t head_dim;       /* dimension of one head */
+    int64_t n_ff;           /* feed-forward inner size */
+    double norm_eps;        /* RMSNorm epsilon */
+    double rope_base;       /* RoPE base of global-attention blocks */
+    double rope_base_local; /* RoPE base of sliding-window blocks (0 = same) */
+    int64_t sliding_window; /* window of local blocks, 0 = none */
+    int64_t swa_pattern;    /* every swa_pattern-th block is global (0 = none) */
+    bool tied_output;       /* output head shares the token embedding */
 } mw_hparams;
 
 typedef struct mw_model mw_model;

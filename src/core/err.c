@@ -4,19 +4,30 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *mw_version(void) { return MW_VERSION; }
+const char *mw_version(void) {
+    return MW_VERSION;
+}
 
 const char *mw_strerror(enum mw_status status) {
     switch (status) {
-    case MW_OK: return "success";
-    case MW_ERR_IO: return "input/output error";
-    case MW_ERR_FORMAT: return "malformed file";
-    case MW_ERR_UNSUPPORTED: return "unsupported";
-    case MW_ERR_NOMEM: return "out of memory";
-    case MW_ERR_ARG: return "invalid argument";
-    case MW_ERR_NOT_FOUND: return "not found";
-    case MW_ERR_SHAPE: return "wrong shape";
-    case MW_ERR_NOT_AVAILABLE: return "not available yet";
+    case MW_OK:
+        return "success";
+    case MW_ERR_IO:
+        return "input/output error";
+    case MW_ERR_FORMAT:
+        return "malformed file";
+    case MW_ERR_UNSUPPORTED:
+        return "unsupported";
+    case MW_ERR_NOMEM:
+        return "out of memory";
+    case MW_ERR_ARG:
+        return "invalid argument";
+    case MW_ERR_NOT_FOUND:
+        return "not found";
+    case MW_ERR_SHAPE:
+        return "wrong shape";
+    case MW_ERR_NOT_AVAILABLE:
+        return "not available yet";
     }
     return "unknown status";
 }

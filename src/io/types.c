@@ -14,25 +14,43 @@ struct type_info {
 
 /* Sizes as ggml defines them; ids missing here are retired or unassigned. */
 static const struct type_info TYPES[MW_TYPE_COUNT] = {
-    [MW_TYPE_F32] = {"F32", 1, 4},           [MW_TYPE_F16] = {"F16", 1, 2},
-    [MW_TYPE_Q4_0] = {"Q4_0", 32, 18},       [MW_TYPE_Q4_1] = {"Q4_1", 32, 20},
-    [MW_TYPE_Q5_0] = {"Q5_0", 32, 22},       [MW_TYPE_Q5_1] = {"Q5_1", 32, 24},
-    [MW_TYPE_Q8_0] = {"Q8_0", 32, 34},       [MW_TYPE_Q8_1] = {"Q8_1", 32, 36},
-    [MW_TYPE_Q2_K] = {"Q2_K", 256, 84},      [MW_TYPE_Q3_K] = {"Q3_K", 256, 110},
-    [MW_TYPE_Q4_K] = {"Q4_K", 256, 144},     [MW_TYPE_Q5_K] = {"Q5_K", 256, 176},
-    [MW_TYPE_Q6_K] = {"Q6_K", 256, 210},     [MW_TYPE_Q8_K] = {"Q8_K", 256, 292},
-    [MW_TYPE_IQ2_XXS] = {"IQ2_XXS", 256, 66}, [MW_TYPE_IQ2_XS] = {"IQ2_XS", 256, 74},
-    [MW_TYPE_IQ3_XXS] = {"IQ3_XXS", 256, 98}, [MW_TYPE_IQ1_S] = {"IQ1_S", 256, 50},
-    [MW_TYPE_IQ4_NL] = {"IQ4_NL", 32, 18},   [MW_TYPE_IQ3_S] = {"IQ3_S", 256, 110},
-    [MW_TYPE_IQ2_S] = {"IQ2_S", 256, 82},    [MW_TYPE_IQ4_XS] = {"IQ4_XS", 256, 136},
-    [MW_TYPE_I8] = {"I8", 1, 1},             [MW_TYPE_I16] = {"I16", 1, 2},
-    [MW_TYPE_I32] = {"I32", 1, 4},           [MW_TYPE_I64] = {"I64", 1, 8},
-    [MW_TYPE_F64] = {"F64", 1, 8},           [MW_TYPE_IQ1_M] = {"IQ1_M", 256, 56},
-    [MW_TYPE_BF16] = {"BF16", 1, 2},         [MW_TYPE_TQ1_0] = {"TQ1_0", 256, 54},
-    [MW_TYPE_TQ2_0] = {"TQ2_0", 256, 66},    [MW_TYPE_MXFP4] = {"MXFP4", 32, 17},
+    [MW_TYPE_F32] = {"F32", 1, 4},
+    [MW_TYPE_F16] = {"F16", 1, 2},
+    [MW_TYPE_Q4_0] = {"Q4_0", 32, 18},
+    [MW_TYPE_Q4_1] = {"Q4_1", 32, 20},
+    [MW_TYPE_Q5_0] = {"Q5_0", 32, 22},
+    [MW_TYPE_Q5_1] = {"Q5_1", 32, 24},
+    [MW_TYPE_Q8_0] = {"Q8_0", 32, 34},
+    [MW_TYPE_Q8_1] = {"Q8_1", 32, 36},
+    [MW_TYPE_Q2_K] = {"Q2_K", 256, 84},
+    [MW_TYPE_Q3_K] = {"Q3_K", 256, 110},
+    [MW_TYPE_Q4_K] = {"Q4_K", 256, 144},
+    [MW_TYPE_Q5_K] = {"Q5_K", 256, 176},
+    [MW_TYPE_Q6_K] = {"Q6_K", 256, 210},
+    [MW_TYPE_Q8_K] = {"Q8_K", 256, 292},
+    [MW_TYPE_IQ2_XXS] = {"IQ2_XXS", 256, 66},
+    [MW_TYPE_IQ2_XS] = {"IQ2_XS", 256, 74},
+    [MW_TYPE_IQ3_XXS] = {"IQ3_XXS", 256, 98},
+    [MW_TYPE_IQ1_S] = {"IQ1_S", 256, 50},
+    [MW_TYPE_IQ4_NL] = {"IQ4_NL", 32, 18},
+    [MW_TYPE_IQ3_S] = {"IQ3_S", 256, 110},
+    [MW_TYPE_IQ2_S] = {"IQ2_S", 256, 82},
+    [MW_TYPE_IQ4_XS] = {"IQ4_XS", 256, 136},
+    [MW_TYPE_I8] = {"I8", 1, 1},
+    [MW_TYPE_I16] = {"I16", 1, 2},
+    [MW_TYPE_I32] = {"I32", 1, 4},
+    [MW_TYPE_I64] = {"I64", 1, 8},
+    [MW_TYPE_F64] = {"F64", 1, 8},
+    [MW_TYPE_IQ1_M] = {"IQ1_M", 256, 56},
+    [MW_TYPE_BF16] = {"BF16", 1, 2},
+    [MW_TYPE_TQ1_0] = {"TQ1_0", 256, 54},
+    [MW_TYPE_TQ2_0] = {"TQ2_0", 256, 66},
+    [MW_TYPE_MXFP4] = {"MXFP4", 32, 17},
 };
 
-const char *mw_type_name(uint32_t type) { return type < MW_TYPE_COUNT ? TYPES[type].name : NULL; }
+const char *mw_type_name(uint32_t type) {
+    return type < MW_TYPE_COUNT ? TYPES[type].name : NULL;
+}
 
 bool mw_type_from_name(const char *name, enum mw_type *out) {
     for (uint32_t t = 0; t < MW_TYPE_COUNT; t++) {
@@ -112,7 +130,9 @@ uint16_t mw_f32_to_f16(float f) {
     return sign | (uint16_t)half;
 }
 
-float mw_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float mw_bf16_to_f32(uint16_t h) {
+    return bits_f32((uint32_t)h << 16);
+}
 
 uint16_t mw_f32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
@@ -124,18 +144,23 @@ uint16_t mw_f32_to_bf16(float f) {
 enum mw_status mw_quantize(enum mw_type type, const float *src, void *dst, uint64_t n,
                            mw_err *err) {
     switch (type) {
-    case MW_TYPE_F32: memcpy(dst, src, n * sizeof(float)); return MW_OK;
+    case MW_TYPE_F32:
+        memcpy(dst, src, n * sizeof(float));
+        return MW_OK;
     case MW_TYPE_F16: {
         uint16_t *d = dst;
-        for (uint64_t i = 0; i < n; i++) d[i] = mw_f32_to_f16(src[i]);
+        for (uint64_t i = 0; i < n; i++)
+            d[i] = mw_f32_to_f16(src[i]);
         return MW_OK;
     }
     case MW_TYPE_BF16: {
         uint16_t *d = dst;
-        for (uint64_t i = 0; i < n; i++) d[i] = mw_f32_to_bf16(src[i]);
+        for (uint64_t i = 0; i < n; i++)
+            d[i] = mw_f32_to_bf16(src[i]);
         return MW_OK;
     }
-    default: break;
+    default:
+        break;
     }
     const char *name = mw_type_name(type);
     return mw_fail(err, MW_ERR_UNSUPPORTED, "writing tensors of type %s is not supported",

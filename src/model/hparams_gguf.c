@@ -1,0 +1,131 @@
+#include "model/hparams.h"
+
+#include "core/err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const mw_gguf_kv *arch_kv(const mw_gguf *g, const char *arch, const char *suffix) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return mw_gguf_find_kv(g, key);
+}
+
+/* A required positive integer key. */
+static enum mw_status need_int(const mw_gguf *g, const char *arch, const char *suffix, int64_t *out,
+                               mw_err *err) {
+    const mw_gguf_kv *kv = arch_kv(g, arch, suffix);
+    if (!kv) return mw_fail(err, MW_ERR_NOT_FOUND, "missing GGUF key %s.%s", arch, suffix);
+    if (!mw_gguf_kv_int(kv, out) || *out <= 0 || *out > (1ll << 40))
+        return mw_fail(err, MW_ERR_FORMAT, "GGUF key %s.%s must be a positive integer", arch,
+                       suffix);
+    return MW_OK;
+}
+
+static enum mw_status opt_float(const mw_gguf *g, const char *arch, const char *suffix, double *out,
+                                double dflt, mw_err *err) {
+    const mw_gguf_kv *kv = arch_kv(g, arch, suffix);
+    *out = dflt;
+    if (!kv) return MW_OK;
+    if (!mw_gguf_kv_float(kv, out) || !isfinite(*out) || *out < 0)
+        return mw_fail(err, MW_ERR_FORMAT, "GGUF key %s.%s must be a non-negative number", arch,
+                       suffix);
+    return MW_OK;
+}
+
+/* n_head_kv may be an array (one per block) in some files; we need one value. */
+static enum mw_status read_head_kv(const mw_gguf *g, const char *arch, mw_hparams *hp,
+                                   mw_err *err) {
+    const mw_gguf_kv *kv = arch_kv(g, arch, "attention.head_count_kv");
+    hp->n_head_kv = hp->n_head;
+    if (!kv) return MW_OK;
+    if (mw_gguf_kv_int(kv, &hp->n_head_kv) && hp->n_head_kv > 0 && hp->n_head % hp->n_head_kv == 0)
+        return MW_OK;
+    return mw_fail(err, MW_ERR_FORMAT,
+                   "GGUF key %s.attention.head_count_kv must be a positive divisor of the head "
+                   "count",
+                   arch);
+}
+
+enum mw_status mw_hparams_from_gguf(const mw_gguf *g, mw_hparams *hp, const mw_arch **arch,
+                                    mw_err *err) {
+    memset(hp, 0, sizeof *hp);
+    const char *name = mw_gguf_kv_str(mw_gguf_find_kv(g, "general.architecture"));
+    if (!name) return mw_fail(err, MW_ERR_NOT_FOUND, "missing GGUF key general.architecture");
+    const mw_arch *a = mw_arch_find(name);
+    if (!a)
+        return mw_fail(err, MW_ERR_UNSUPPORTED,
+                       "architecture '%.40s' is not supported (llama, qwen2, qwen3, gemma3 are)",
+                       name);
+    snprintf(hp->arch, sizeof hp->arch, "%s", a->name);
+    enum mw_status s;
+    if ((s = need_int(g, name, "block_count", &hp->n_layer, err)) ||
+        (s = need_int(g, name, "embedding_length", &hp->n_embd, err)) ||
+        (s = need_int(g, name, "feed_forward_length", &hp->n_ff, err)) ||
+        (s = need_int(g, name, "attention.head_count", &hp->n_head, err)) ||
+        (s = need_int(g, name, "context_length", &hp->n_ctx_train, err)) ||
+        (s = read_head_kv(g, name, hp, err)))
+        return s;
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (arch_kv(g, name, "attention.key_length") &&
+        (s = need_int(g, name, "attention.key_length", &hp->head_dim, err)))
+        return s;
+    if ((s = opt_float(g, name, "attention.layer_norm_rms_epsilon", &hp->norm_eps, 1e-5, err)) ||
+        (s = opt_float(g, name, "rope.freq_base", &hp->rope_base, 10000.0, err)))
+        return s;
+    if (a->swa_pattern) {
+        hp->swa_pattern = a->swa_pattern;
+        hp->rope_base_local = a->rope_base_local;
+        if ((s = need_int(g, name, "attention.sliding_window", &hp->sliding_window, err))) return s;
+    }
+    const mw_gguf_kv *tokens = mw_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    const mw_tensor *embd = mw_gguf_find_tensor(g, "token_embd.weight");
+    if (tokens && tokens->type == MW_GGUF_ARRAY)
+        hp->n_vocab = (int64_t)tokens->n;
+    else if (embd)
+        hp->n_vocab = embd->ne[1];
+    hp->tied_output = mw_gguf_find_tensor(g, "output.weight") == NULL;
+    *arch = a;
+    return MW_OK;
+}
+
+static enum mw_status set_arch_u32(mw_gguf_writer *w, const char *arch, const char *suffix,
+                                   int64_t v, mw_err *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (v < 0 || v > UINT32_MAX)
+        return mw_fail(err, MW_ERR_ARG, "%s = %lld does not fit a uint32", key, (long long)v);
+    return mw_gguf_writer_set_u32(w, key, (uint32_t)v, err);
+}
+
+static enum mw_status set_arch_f32(mw_gguf_writer *w, const char *arch, const char *suffix,
+                                   double v, mw_err *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return mw_gguf_writer_set_f32(w, key, (float)v, err);
+}
+
+enum mw_status mw_hparams_to_gguf(const mw_hparams *hp, mw_gguf_writer *w, mw_err *err) {
+    const char *a = hp->arch;
+    enum mw_status s;
+    if ((s = mw_gguf_writer_set_str(w, "general.architecture", a, err)) ||
+        (s = set_arch_u32(w, a, "context_length", hp->n_ctx_train, err)) ||
+        (s = set_arch_u32(w, a, "embedding_length", hp->n_embd, err)) ||
+        (s = set_arch_u32(w, a, "block_count", hp->n_layer, err)) ||
+        (s = set_arch_u32(w, a, "feed_forward_length", hp->n_ff, err)) ||
+        (s = set_arch_u32(w, a, "attention.head_count", hp->n_head, err)) ||
+        (s = set_arch_u32(w, a, "attention.head_count_kv", hp->n_head_kv, err)) ||
+        (s = set_arch_u32(w, a, "attention.key_length", hp->head_dim, err)) ||
+        (s = set_arch_u32(w, a, "attention.value_length", hp->head_dim, err)) ||
+        (s = set_arch_f32(w, a, "attention.layer_norm_rms_epsilon", hp->norm_eps, err)) ||
+        (s = set_arch_f32(w, a, "rope.freq_base", hp->rope_base, err)))
+        return s;
+    if (strcmp(a, "llama") == 0 &&
+        (s = set_arch_u32(w, a, "rope.dimension_count", hp->head_dim, err)))
+        return s;
+    if (hp->sliding_window > 0 &&
+        (s = set_arch_u32(w, a, "attention.sliding_window", hp->sliding_window, err)))
+        return s;
+    return MW_OK;
+}

@@ -1,0 +1,160 @@
+/* Hugging Face config.json for the text models we handle. */
+#include "model/hparams.h"
+
+#include "core/err.h"
+
+#include <math.h>
+#include <string.h>
+
+enum mw_status mw_json_load_file(const char *path, json_t **out, mw_err *err) {
+    json_error_t je;
+    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (*out) return MW_OK;
+    if (je.line < 0 || json_error_code(&je) == json_error_cannot_open_file)
+        return mw_fail(err, MW_ERR_IO, "cannot read %s: %s", path, je.text);
+    return mw_fail(err, MW_ERR_FORMAT, "%s is not valid JSON (line %d: %s)", path, je.line,
+                   je.text);
+}
+
+static enum mw_status get_int(const json_t *c, const char *key, int64_t *out, bool required,
+                              mw_err *err) {
+    const json_t *v = json_object_get(c, key);
+    if (!v || json_is_null(v)) {
+        if (required) return mw_fail(err, MW_ERR_NOT_FOUND, "config.json has no \"%s\"", key);
+        return MW_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > (1ll << 40))
+        return mw_fail(err, MW_ERR_FORMAT, "config.json \"%s\" must be a positive integer", key);
+    *out = json_integer_value(v);
+    return MW_OK;
+}
+
+static enum mw_status get_float(const json_t *c, const char *key, double *out, mw_err *err) {
+    const json_t *v = json_object_get(c, key);
+    if (!v || json_is_null(v)) return MW_OK;
+    if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0)
+        return mw_fail(err, MW_ERR_FORMAT, "config.json \"%s\" must be a non-negative number", key);
+    *out = json_number_value(v);
+    return MW_OK;
+}
+
+static enum mw_status read_sizes(const json_t *c, mw_hparams *hp, mw_err *err) {
+    enum mw_status s;
+    hp->n_ctx_train = 2048;
+    if ((s = get_int(c, "vocab_size", &hp->n_vocab, true, err)) ||
+        (s = get_int(c, "hidden_size", &hp->n_embd, true, err)) ||
+        (s = get_int(c, "num_hidden_layers", &hp->n_layer, true, err)) ||
+        (s = get_int(c, "num_attention_heads", &hp->n_head, true, err)) ||
+        (s = get_int(c, "intermediate_size", &hp->n_ff, true, err)) ||
+        (s = get_int(c, "max_position_embeddings", &hp->n_ctx_train, false, err)))
+        return s;
+    hp->n_head_kv = hp->n_head;
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if ((s = get_int(c, "num_key_value_heads", &hp->n_head_kv, false, err)) ||
+        (s = get_int(c, "head_dim", &hp->head_dim, false, err)))
+        return s;
+    if (hp->n_head % hp->n_head_kv != 0)
+        return mw_fail(err, MW_ERR_FORMAT,
+                       "config.json: num_key_value_heads must divide num_attention_heads");
+    return MW_OK;
+}
+
+enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_arch **arch,
+                                      mw_err *err) {
+    memset(hp, 0, sizeof *hp);
+    if (!json_is_object(c)) return mw_fail(err, MW_ERR_FORMAT, "config.json is not an object");
+    const char *type = json_string_value(json_object_get(c, "model_type"));
+    if (!type) return mw_fail(err, MW_ERR_NOT_FOUND, "config.json has no \"model_type\"");
+    const mw_arch *a = mw_arch_find_hf(type);
+    if (!a)
+        return mw_fail(err, MW_ERR_UNSUPPORTED,
+                       "model_type '%.40s' is not supported (llama, qwen2, qwen3, gemma3_text are)",
+                       type);
+    snprintf(hp->arch, sizeof hp->arch, "%s", a->name);
+    enum mw_status s = read_sizes(c, hp, err);
+    if (s) return s;
+    hp->norm_eps = 1e-6;
+    hp->rope_base = 10000.0;
+    if ((s = get_float(c, "rms_norm_eps", &hp->norm_eps, err)) ||
+        (s = get_float(c, "rope_theta", &hp->rope_base, err)))
+        return s;
+    const json_t *tie = json_object_get(c, "tie_word_embeddings");
+    /* transformers' default is tied */
+    hp->tied_output = !tie || json_is_true(tie);
+    if (a->swa_pattern) {
+        hp->swa_pattern = a->swa_pattern;
+        hp->rope_base_local = a->rope_base_local;
+        hp->sliding_window = 4096;
+        if ((s = get_int(c, "sliding_window", &hp->sliding_window, false, err)) ||
+            (s = get_int(c, "sliding_window_pattern", &hp->swa_pattern, false, err)) ||
+            (s = get_float(c, "rope_local_base_freq", &hp->rope_base_local, err)))
+            return s;
+    }
+    *arch = a;
+    return MW_OK;
+}
+
+static const char *torch_dtype(enum mw_type t) {
+    switch (t) {
+    case MW_TYPE_F16:
+        return "float16";
+    case MW_TYPE_BF16:
+        return "bfloat16";
+    default:
+        return "float32";
+    }
+}
+
+/* What transformers needs beyond the sizes, per family. */
+static void add_family_keys(json_t *c, const mw_hparams *hp, const mw_arch *a) {
+    if (a->act == MW_ACT_GELU_TANH) {
+        json_object_set_new(c, "hidden_activation", json_string("gelu_pytorch_tanh"));
+        json_object_set_new(c, "query_pre_attn_scalar", json_integer(hp->head_dim));
+        json_object_set_new(c, "final_logit_softcapping", json_null());
+        json_object_set_new(c, "attn_logit_softcapping", json_null());
+    } else {
+        json_object_set_new(c, "hidden_act", json_string("silu"));
+    }
+    if (a->swa_pattern) {
+        json_object_set_new(c, "sliding_window", json_integer(hp->sliding_window));
+        json_object_set_new(c, "sliding_window_pattern", json_integer(hp->swa_pattern));
+        json_object_set_new(c, "rope_local_base_freq", json_real(hp->rope_base_local));
+        json_t *types = json_array();
+        for (int64_t i = 0; i < hp->n_layer; i++)
+            json_array_append_new(types, json_string((i + 1) % hp->swa_pattern == 0
+                                                         ? "full_attention"
+                                                         : "sliding_attention"));
+        json_object_set_new(c, "layer_types", types);
+    }
+    if (strcmp(a->name, "llama") == 0 || strcmp(a->name, "qwen3") == 0) {
+        json_object_set_new(c, "attention_bias", json_false());
+        if (strcmp(a->name, "llama") == 0) json_object_set_new(c, "mlp_bias", json_false());
+    }
+    if (strcmp(a->name, "qwen2") == 0 || strcmp(a->name, "qwen3") == 0)
+        json_object_set_new(c, "use_sliding_window", json_false());
+}
+
+json_t *mw_hparams_to_config(const mw_hparams *hp, enum mw_type type, int64_t bos_id,
+                             int64_t eos_id) {
+    const mw_arch *a = mw_arch_find(hp->arch);
+    if (!a) return NULL;
+    json_t *c = json_object();
+    json_object_set_new(c, "architectures", json_pack("[s]", a->hf_class));
+    json_object_set_new(c, "model_type", json_string(a->hf_model_type));
+    json_object_set_new(c, "vocab_size", json_integer(hp->n_vocab));
+    json_object_set_new(c, "hidden_size", json_integer(hp->n_embd));
+    json_object_set_new(c, "intermediate_size", json_integer(hp->n_ff));
+    json_object_set_new(c, "num_hidden_layers", json_integer(hp->n_layer));
+    json_object_set_new(c, "num_attention_heads", json_integer(hp->n_head));
+    json_object_set_new(c, "num_key_value_heads", json_integer(hp->n_head_kv));
+    json_object_set_new(c, "head_dim", json_integer(hp->head_dim));
+    json_object_set_new(c, "max_position_embeddings", json_integer(hp->n_ctx_train));
+    json_object_set_new(c, "rms_norm_eps", json_real(hp->norm_eps));
+    json_object_set_new(c, "rope_theta", json_real(hp->rope_base));
+    json_object_set_new(c, "tie_word_embeddings", json_boolean(hp->tied_output));
+    if (bos_id >= 0) json_object_set_new(c, "bos_token_id", json_integer(bos_id));
+    if (eos_id >= 0) json_object_set_new(c, "eos_token_id", json_integer(eos_id));
+    add_family_keys(c, hp, a);
+    json_object_set_new(c, "torch_dtype", json_string(torch_dtype(type)));
+    return c;
+}
