@@ -338,11 +338,14 @@ typedef struct mw_param_counts {
 void mw_model_param_counts(const mw_model *m, mw_param_counts *out);
 
 /* Writes a model to `out_path` as GGUF (a path ending in .gguf) or as a
- * safetensors folder (any other path), every matrix in `type` (F32, F16,
- * BF16; vectors stay F32), carrying the metadata the other side needs. */
+ * safetensors folder (any other path, in shards of at most max_shard_bytes, 0
+ * for one file), every matrix in `type` (F32, F16, BF16; vectors stay F32),
+ * carrying the metadata the other side needs. Progress is reported per
+ * tensor. */
 typedef void (*mw_progress_fn)(void *user, const char *what, int64_t done, int64_t total);
 enum mw_status mw_model_convert(const mw_model *m, const char *out_path, enum mw_type type,
-                                mw_progress_fn progress, void *user, mw_err *err);
+                                uint64_t max_shard_bytes, mw_progress_fn progress, void *user,
+                                mw_err *err);
 
 #ifdef __cplusplus
 }

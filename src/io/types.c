@@ -145,7 +145,7 @@ enum mw_status mw_quantize(enum mw_type type, const float *src, void *dst, uint6
                            mw_err *err) {
     switch (type) {
     case MW_TYPE_F32:
-        memcpy(dst, src, n * sizeof(float));
+        memmove(dst, src, n * sizeof(float));
         return MW_OK;
     case MW_TYPE_F16: {
         uint16_t *d = dst;

@@ -1,0 +1,208 @@
+/* Writing a model as a Hugging Face folder: config.json, tokenizer files and
+ * safetensors shards, from a GGUF file or another folder. */
+#include "model/convert.h"
+
+#include "core/err.h"
+#include "io/hf_tokenizer.h"
+#include "model/kv_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tokenizer arrays are rebuilt from the tokenizer files; the file type is
+ * the new one. Everything else travels in the safetensors metadata. */
+static bool kv_travels(const char *key) {
+    static const char *const SKIP[] = {"tokenizer.ggml.tokens",     "tokenizer.ggml.scores",
+                                       "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
+                                       "general.file_type",         "general.quantization_version"};
+    for (size_t i = 0; i < sizeof SKIP / sizeof SKIP[0]; i++)
+        if (strcmp(key, SKIP[i]) == 0) return false;
+    return true;
+}
+
+static enum mw_status save_gguf_kv(const mw_gguf *g, mw_st_writer *w, mw_err *err) {
+    json_t *obj = json_object();
+    for (int64_t i = 0; i < mw_gguf_n_kv(g); i++) {
+        const mw_gguf_kv *kv = mw_gguf_kv_at(g, i);
+        if (!kv_travels(kv->key)) continue;
+        json_t *v = mw_kv_to_json(kv);
+        if (v) json_object_set_new(obj, kv->key, v);
+    }
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    if (!text) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    enum mw_status s = mw_st_writer_set_metadata(w, MW_SAVED_KV_KEY, text, err);
+    free(text);
+    return s;
+}
+
+static enum mw_status add_json_file(mw_st_writer *w, const char *name, json_t *obj, mw_err *err) {
+    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    size_t n = strlen(text);
+    enum mw_status s = mw_st_writer_add_file(w, name, text, n, err);
+    free(text);
+    return s;
+}
+
+static int64_t token_id(const mw_gguf *g, const char *key) {
+    int64_t v;
+    return mw_gguf_kv_int(mw_gguf_find_kv(g, key), &v) ? v : -1;
+}
+
+static enum mw_status files_from_gguf(const mw_model *m, enum mw_type type, mw_st_writer *w,
+                                      mw_err *err) {
+    const mw_gguf *g = mw_model_gguf(m);
+    json_t *config =
+        mw_hparams_to_config(mw_model_hparams(m), type, token_id(g, "tokenizer.ggml.bos_token_id"),
+                             token_id(g, "tokenizer.ggml.eos_token_id"));
+    if (!config) return mw_fail(err, MW_ERR_UNSUPPORTED, "no config.json for this architecture");
+    enum mw_status s = add_json_file(w, "config.json", config, err);
+    json_decref(config);
+    if (s || (s = save_gguf_kv(g, w, err))) return s;
+    mw_hf_file *files = NULL;
+    size_t n_files = 0;
+    if ((s = mw_hf_tokenizer_from_gguf(g, &files, &n_files, err))) return s;
+    for (size_t i = 0; i < n_files && !s; i++)
+        s = mw_st_writer_add_file(w, files[i].name, files[i].data, files[i].size, err);
+    mw_hf_files_free(files, n_files);
+    return s;
+}
+
+static enum mw_status copy_file(mw_st_writer *w, const char *dir, const char *name, mw_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return MW_OK; /* optional files */
+    char *data = NULL;
+    size_t n = 0, cap = 0;
+    enum mw_status s = MW_OK;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 65536;
+            char *d = realloc(data, cap);
+            if (!d) {
+                s = mw_fail(err, MW_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            data = d;
+        }
+        size_t k = fread(data + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) break;
+    }
+    if (!s && ferror(f)) s = mw_fail(err, MW_ERR_IO, "cannot read %s", path);
+    fclose(f);
+    if (!s) s = mw_st_writer_add_file(w, name, data, n, err);
+    free(data);
+    return s;
+}
+
+static const char *const TOKENIZER_FILES[] = {"tokenizer.json",
+                                              "tokenizer_config.json",
+                                              "tokenizer.model",
+                                              "special_tokens_map.json",
+                                              "generation_config.json",
+                                              "chat_template.jinja",
+                                              NULL};
+
+static enum mw_status files_from_folder(const mw_model *m, enum mw_type type, mw_st_writer *w,
+                                        mw_err *err) {
+    json_t *config = json_deep_copy(mw_model_config(m));
+    if (!config) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    json_object_set_new(config, "torch_dtype",
+                        json_string(type == MW_TYPE_F16    ? "float16"
+                                    : type == MW_TYPE_BF16 ? "bfloat16"
+                                                           : "float32"));
+    enum mw_status s = add_json_file(w, "config.json", config, err);
+    json_decref(config);
+    const char *saved = mw_st_metadata(mw_model_st(m), MW_SAVED_KV_KEY);
+    if (!s && saved) s = mw_st_writer_set_metadata(w, MW_SAVED_KV_KEY, saved, err);
+    for (int i = 0; !s && TOKENIZER_FILES[i]; i++)
+        s = copy_file(w, mw_model_dir(m), TOKENIZER_FILES[i], err);
+    return s;
+}
+
+/* GGUF model: tensors renamed and put back in HF layout. */
+static enum mw_status tensors_from_gguf(const mw_model *m, enum mw_type type, mw_st_writer *w,
+                                        mw_progress_fn progress, void *user, mw_err *err) {
+    int64_t n = mw_model_n_tensors(m);
+    enum mw_status s = MW_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        const mw_tensor *t = mw_model_tensor_at(m, i);
+        char hf[256];
+        if (!mw_arch_gguf_to_hf(mw_model_arch(m), t->name, hf, sizeof hf))
+            return mw_fail(err, MW_ERR_UNSUPPORTED, "tensor '%s' has no Hugging Face name",
+                           t->name);
+        s = mw_st_writer_add_tensor(w, hf, mw_convert_tensor_type(t, type), t->n_dims, t->ne, err);
+    }
+    mw_convert_buf buf = {0};
+    for (int64_t i = 0; i < n && !s; i++) {
+        const mw_tensor *t = mw_model_tensor_at(m, i);
+        uint64_t n_elems = t->n_elems, bytes;
+        enum mw_type tt = mw_convert_tensor_type(t, type);
+        mw_type_row_bytes(tt, n_elems, &bytes);
+        if (!(s = mw_convert_load(m, i, MW_TYPE_F32, &buf, err)) &&
+            !(s = mw_layout_gguf_to_hf(mw_model_arch(m), mw_model_hparams(m), t, buf.f32, err)) &&
+            !(s = tt == MW_TYPE_F32 ? MW_OK : mw_quantize(tt, buf.f32, buf.f32, n_elems, err)))
+            s = mw_st_writer_write_tensor(w, buf.f32, bytes, err);
+        if (progress) progress(user, t->name, i + 1, n);
+    }
+    mw_convert_buf_free(&buf);
+    return s;
+}
+
+/* Folder to folder: same names, same layout, new type. */
+static enum mw_status tensors_from_folder(const mw_model *m, enum mw_type type, mw_st_writer *w,
+                                          mw_progress_fn progress, void *user, mw_err *err) {
+    const mw_st *st = mw_model_st(m);
+    int64_t n = mw_st_n_tensors(st);
+    enum mw_status s = MW_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        const mw_tensor *t = mw_st_tensor_at(st, i);
+        s = mw_st_writer_add_tensor(w, t->name, mw_convert_tensor_type(t, type), t->n_dims, t->ne,
+                                    err);
+    }
+    float *f32 = NULL;
+    uint64_t cap = 0;
+    for (int64_t i = 0; i < n && !s; i++) {
+        const mw_tensor *t = mw_st_tensor_at(st, i);
+        enum mw_type tt = mw_convert_tensor_type(t, type);
+        uint64_t bytes;
+        mw_type_row_bytes(tt, t->n_elems, &bytes);
+        if (t->n_elems > cap) {
+            float *p = realloc(f32, t->n_elems * sizeof *f32);
+            if (!p) {
+                s = mw_fail(err, MW_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+                break;
+            }
+            f32 = p;
+            cap = t->n_elems;
+        }
+        if (!(s = mw_dequantize(t->type, t->data, f32, t->n_elems, err)) &&
+            !(s = mw_quantize(tt, f32, f32, t->n_elems, err)))
+            s = mw_st_writer_write_tensor(w, f32, bytes, err);
+        if (progress) progress(user, t->name, i + 1, n);
+    }
+    free(f32);
+    return s;
+}
+
+enum mw_status mw_convert_to_hf(const mw_model *m, const char *dir, enum mw_type type,
+                                uint64_t max_shard_bytes, mw_progress_fn progress, void *user,
+                                mw_err *err) {
+    mw_st_writer *w = NULL;
+    enum mw_status s = mw_st_writer_create(dir, max_shard_bytes, &w, err);
+    if (s) return s;
+    bool from_gguf = mw_model_format(m) == MW_FORMAT_GGUF;
+    s = from_gguf ? files_from_gguf(m, type, w, err) : files_from_folder(m, type, w, err);
+    if (!s)
+        s = from_gguf ? tensors_from_gguf(m, type, w, progress, user, err)
+                      : tensors_from_folder(m, type, w, progress, user, err);
+    if (s) {
+        mw_st_writer_free(w);
+        return s;
+    }
+    return mw_st_writer_finish(w, err);
+}
