@@ -243,7 +243,20 @@ typedef struct mw_st mw_st;
 /* Opens a .safetensors file, or a folder holding model.safetensors or shards
  * listed by model.safetensors.index.json. Tensors are listed in GGUF
  * dimension order (ne[0] fastest) under their file names; only F32, F16 and
- * BF16 tensors get an mw_type (others are reported as unsupported). */
+ * BF16 tensors get an mw_type (others are reported as unsupported).
+ * Conventions:
+ *  - dtypes F64, I8, I16, I32, I64 get the mw_type of the same name (no
+ *    conversion handles them); the other dtypes of the format (BOOL, U8..U64,
+ *    F8_*, F6_*, F4, C64) are listed with type MW_TYPE_COUNT, n_bytes and data
+ *    still right; an unknown dtype string is MW_ERR_FORMAT;
+ *  - a scalar (shape []) has n_dims 0, n_elems 1; more than 4 dims is
+ *    MW_ERR_UNSUPPORTED;
+ *  - as in the reference implementation, the tensors of a file must tile its
+ *    data buffer exactly: no overlaps, holes or trailing bytes;
+ *  - order: file order, i.e. by data offset (for shards: the shards sorted by
+ *    file name, then by offset); data is only as aligned as the file makes it;
+ *  - a folder with both model.safetensors and an index is read from the
+ *    former; tensors a shard holds beyond its weight_map are listed too. */
 enum mw_status mw_st_open(const char *path, mw_st **out, mw_err *err);
 /* One safetensors file in memory (for fuzzing). */
 enum mw_status mw_st_open_memory(const void *data, size_t size, mw_st **out, mw_err *err);
@@ -259,7 +272,12 @@ const char *mw_st_metadata(const mw_st *st, const char *key);
  * `dir` by finish; `dir` must not exist or be empty. Shards of at most
  * max_shard_bytes (0 = one file) are named model-00001-of-0000N.safetensors
  * with an index, as Hugging Face does. Extra files (config.json, ...) are
- * added with mw_st_writer_add_file. */
+ * added with mw_st_writer_add_file.
+ * Types: F32, F16, BF16 (and F64, I8, I16, I32, I64 as raw bytes); n_dims 0
+ * writes a scalar. Shard sizes count tensor data bytes, not headers; a tensor
+ * larger than max_shard_bytes gets a shard of its own. __metadata__ always
+ * has "format": "pt" unless set otherwise. finish frees w whatever happens;
+ * free without finish removes every file written. */
 typedef struct mw_st_writer mw_st_writer;
 
 enum mw_status mw_st_writer_create(const char *dir, uint64_t max_shard_bytes, mw_st_writer **out,
