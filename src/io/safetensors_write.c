@@ -225,12 +225,15 @@ enum mw_status mw_st_writer_set_metadata(mw_st_writer *w, const char *key, const
 /* Grows the tensor list, rebuilding the name map at the new size. */
 static bool grow(mw_st_writer *w) {
     size_t cap = w->cap ? 2 * w->cap : 64;
-    struct wt_tensor *t = realloc(w->t, cap * sizeof *t);
-    if (!t) return false;
-    w->t = t;
-    w->cap = cap;
     mw_strmap m;
     if (!mw_strmap_init(&m, cap)) return false;
+    struct wt_tensor *t = realloc(w->t, cap * sizeof *t);
+    if (!t) {
+        mw_strmap_free(&m);
+        return false;
+    }
+    w->t = t;
+    w->cap = cap;
     for (size_t i = 0; i < w->n; i++)
         mw_strmap_put(&m, w->t[i].name, (int64_t)i);
     mw_strmap_free(&w->names);
