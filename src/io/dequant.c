@@ -47,17 +47,16 @@ static inline uint32_t f32_bits(float f) {
 }
 
 /* f16 -> f32, exact for every bit pattern (NaN payloads kept, as numpy does).
- * Written with selects instead of branches so that F16 loops vectorize;
- * the unit test checks it against mw_f16_to_f32 on all 65536 patterns. */
+ * Written with masks instead of branches so that F16 loops vectorize; the
+ * unit test checks it against mw_f16_to_f32 on all 65536 patterns. */
 static inline float h2f(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t em = h & 0x7fff;
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, em = h & 0x7fff;
+    const uint32_t is_sub = -(uint32_t)(em < 0x400), is_nan = -(uint32_t)(em >= 0x7c00);
     /* rebias the exponent from 15 to 127; inf/nan need 255, one more step */
-    uint32_t norm = (em << 13) + (112u << 23) + (em >= 0x7c00 ? 112u << 23 : 0);
-    /* subnormal: 2^-14 * (1 + m/1024) - 2^-14 = m * 2^-24, exact */
-    float sub = bits_f32((em << 13) | (113u << 23)) - 0x1p-14f;
-    uint32_t mag = em < 0x400 ? f32_bits(sub) : norm;
-    return bits_f32(mag | sign);
+    const uint32_t norm = (em << 13) + (112u << 23) + (is_nan & (112u << 23));
+    /* zero and subnormal: m * 2^-24, exact in f32 */
+    const uint32_t sub = f32_bits((float)(int32_t)em * 0x1p-24f);
+    return bits_f32(sign | (sub & is_sub) | (norm & ~is_sub));
 }
 
 static inline float rdh(const uint8_t *p) {
@@ -66,21 +65,21 @@ static inline float rdh(const uint8_t *p) {
 
 /* ---- plain floats and integers ---- */
 
-static void deq_f32(const uint8_t *x, float *y, size_t n) {
+static void deq_f32(const uint8_t *restrict x, float *restrict y, size_t n) {
     memcpy(y, x, n * 4);
 }
 
-static void deq_f16(const uint8_t *x, float *y, size_t n) {
+static void deq_f16(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = rdh(x + 2 * i);
 }
 
-static void deq_bf16(const uint8_t *x, float *y, size_t n) {
+static void deq_bf16(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = bits_f32((uint32_t)rd16(x + 2 * i) << 16);
 }
 
-static void deq_f64(const uint8_t *x, float *y, size_t n) {
+static void deq_f64(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v;
         memcpy(&v, x + 8 * i, 8);
@@ -88,22 +87,22 @@ static void deq_f64(const uint8_t *x, float *y, size_t n) {
     }
 }
 
-static void deq_i8(const uint8_t *x, float *y, size_t n) {
+static void deq_i8(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(int8_t)x[i];
 }
 
-static void deq_i16(const uint8_t *x, float *y, size_t n) {
+static void deq_i16(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(int16_t)rd16(x + 2 * i);
 }
 
-static void deq_i32(const uint8_t *x, float *y, size_t n) {
+static void deq_i32(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(int32_t)rd32(x + 4 * i);
 }
 
-static void deq_i64(const uint8_t *x, float *y, size_t n) {
+static void deq_i64(const uint8_t *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int64_t v;
         memcpy(&v, x + 8 * i, 8);
@@ -113,7 +112,7 @@ static void deq_i64(const uint8_t *x, float *y, size_t n) {
 
 /* ---- 32-element blocks: nibble l holds element l, high nibble l + 16 ---- */
 
-static void deq_q4_0(const uint8_t *x, float *y, size_t nb) {
+static void deq_q4_0(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 18, y += 32) {
         const float d = rdh(x);
         const uint8_t *qs = x + 2;
@@ -124,7 +123,7 @@ static void deq_q4_0(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q4_1(const uint8_t *x, float *y, size_t nb) {
+static void deq_q4_1(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 20, y += 32) {
         const float d = rdh(x), m = rdh(x + 2);
         const uint8_t *qs = x + 4;
@@ -135,7 +134,7 @@ static void deq_q4_1(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q5_0(const uint8_t *x, float *y, size_t nb) {
+static void deq_q5_0(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 22, y += 32) {
         const float d = rdh(x);
         const uint32_t qh = rd32(x + 2);
@@ -149,7 +148,7 @@ static void deq_q5_0(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q5_1(const uint8_t *x, float *y, size_t nb) {
+static void deq_q5_1(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 24, y += 32) {
         const float d = rdh(x), m = rdh(x + 2);
         const uint32_t qh = rd32(x + 4);
@@ -163,7 +162,7 @@ static void deq_q5_1(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q8_0(const uint8_t *x, float *y, size_t nb) {
+static void deq_q8_0(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 34, y += 32) {
         const float d = rdh(x);
         for (int l = 0; l < 32; l++)
@@ -175,7 +174,7 @@ static void deq_q8_0(const uint8_t *x, float *y, size_t nb) {
 static const float IQ4_GRID[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                    1,    13,   25,  38,  53,  69,  89,  113};
 
-static void deq_iq4_nl(const uint8_t *x, float *y, size_t nb) {
+static void deq_iq4_nl(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 18, y += 32) {
         const float d = rdh(x);
         const uint8_t *qs = x + 2;
@@ -189,7 +188,7 @@ static void deq_iq4_nl(const uint8_t *x, float *y, size_t nb) {
 /* e2m1 values times two; the block scale below is halved to match. */
 static const float MXFP4_GRID[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
-static void deq_mxfp4(const uint8_t *x, float *y, size_t nb) {
+static void deq_mxfp4(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 17, y += 32) {
         /* e8m0 exponent e gives 2^(e-128); the two smallest are subnormal */
         const uint32_t e = x[0];
@@ -204,7 +203,7 @@ static void deq_mxfp4(const uint8_t *x, float *y, size_t nb) {
 
 /* ---- 256-element super-blocks ---- */
 
-static void deq_q2_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q2_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 84, y += QK_K) {
         const uint8_t *sc = x, *qs = x + 16;
         const float d = rdh(x + 80), dmin = rdh(x + 82);
@@ -237,7 +236,7 @@ static void q3_k_scales(const uint8_t *s, int sc[16]) {
     }
 }
 
-static void deq_q3_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q3_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 110, y += QK_K) {
         const uint8_t *hmask = x, *qs = x + 32;
         const float d = rdh(x + 108);
@@ -250,11 +249,15 @@ static void deq_q3_k(const uint8_t *x, float *y, size_t nb) {
          * i/32 of hmask[l] subtracts 4 */
         for (int j = 0; j < 2; j++) {
             for (int s = 0; s < 4; s++) {
-                float *o = y + 128 * j + 32 * s;
-                const int k = 8 * j + 2 * s, hb = 4 * j + s;
-                for (int l = 0; l < 32; l++) {
-                    int q = ((qs[32 * j + l] >> 2 * s) & 3) - (((hmask[l] >> hb) & 1) ? 0 : 4);
-                    o[l] = dl[k + l / 16] * (float)q;
+                for (int h = 0; h < 2; h++) {
+                    float *o = y + 128 * j + 32 * s + 16 * h;
+                    const uint8_t *q = qs + 32 * j + 16 * h, *m = hmask + 16 * h;
+                    const float D = dl[8 * j + 2 * s + h];
+                    const int hb = 4 * j + s;
+                    for (int l = 0; l < 16; l++) {
+                        int v = ((q[l] >> 2 * s) & 3) - (((m[l] >> hb) & 1) ? 0 : 4);
+                        o[l] = D * (float)v;
+                    }
                 }
             }
         }
@@ -281,7 +284,7 @@ static void k_scales_f32(const uint8_t *x, float dl[8], float ml[8]) {
     }
 }
 
-static void deq_q4_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q4_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 144, y += QK_K) {
         float dl[8], ml[8];
         k_scales_f32(x, dl, ml);
@@ -298,7 +301,7 @@ static void deq_q4_k(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q5_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q5_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 176, y += QK_K) {
         float dl[8], ml[8];
         k_scales_f32(x, dl, ml);
@@ -318,7 +321,7 @@ static void deq_q5_k(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_q6_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q6_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 210, y += QK_K) {
         const uint8_t *ql = x, *qh = x + 128;
         const int8_t *sc = (const int8_t *)(x + 192);
@@ -329,24 +332,27 @@ static void deq_q6_k(const uint8_t *x, float *y, size_t nb) {
         /* per 128 elements: low nibbles of ql[0..63] then high nibbles give
          * bits 0-3; bits 2t..2t+1 of qh[l] give bits 4-5 of element 32t + l */
         for (int j = 0; j < 2; j++) {
-            float *o = y + 128 * j;
-            const uint8_t *L = ql + 64 * j, *H = qh + 32 * j;
-            const float *D = dl + 8 * j;
-            for (int l = 0; l < 32; l++) {
-                int q0 = ((L[l] & 0xf) | (H[l] & 3) << 4) - 32;
-                int q1 = ((L[l + 32] & 0xf) | ((H[l] >> 2) & 3) << 4) - 32;
-                int q2 = ((L[l] >> 4) | ((H[l] >> 4) & 3) << 4) - 32;
-                int q3 = ((L[l + 32] >> 4) | ((H[l] >> 6) & 3) << 4) - 32;
-                o[l] = D[l / 16] * (float)q0;
-                o[l + 32] = D[2 + l / 16] * (float)q1;
-                o[l + 64] = D[4 + l / 16] * (float)q2;
-                o[l + 96] = D[6 + l / 16] * (float)q3;
+            for (int h = 0; h < 2; h++) {
+                const int e = 16 * h; /* element offset within each 32 */
+                float *o = y + 128 * j + e;
+                const uint8_t *L = ql + 64 * j + e, *H = qh + 32 * j + e;
+                const float *D = dl + 8 * j + h;
+                for (int l = 0; l < 16; l++) {
+                    int q0 = ((L[l] & 0xf) | (H[l] & 3) << 4) - 32;
+                    int q1 = ((L[l + 32] & 0xf) | ((H[l] >> 2) & 3) << 4) - 32;
+                    int q2 = ((L[l] >> 4) | ((H[l] >> 4) & 3) << 4) - 32;
+                    int q3 = ((L[l + 32] >> 4) | ((H[l] >> 6) & 3) << 4) - 32;
+                    o[l] = D[0] * (float)q0;
+                    o[l + 32] = D[2] * (float)q1;
+                    o[l + 64] = D[4] * (float)q2;
+                    o[l + 96] = D[6] * (float)q3;
+                }
             }
         }
     }
 }
 
-static void deq_q8_k(const uint8_t *x, float *y, size_t nb) {
+static void deq_q8_k(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 292, y += QK_K) {
         float d; /* Q8_K's scale is a plain f32 */
         memcpy(&d, x, 4);
@@ -355,7 +361,7 @@ static void deq_q8_k(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_iq4_xs(const uint8_t *x, float *y, size_t nb) {
+static void deq_iq4_xs(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 136, y += QK_K) {
         const float d = rdh(x);
         const uint16_t sh = rd16(x + 2);
@@ -382,7 +388,7 @@ static inline float trit(uint8_t v, uint8_t pow3) {
     return (float)((t * 3 >> 8) - 1);
 }
 
-static void deq_tq1_0(const uint8_t *x, float *y, size_t nb) {
+static void deq_tq1_0(const uint8_t *restrict x, float *restrict y, size_t nb) {
     static const uint8_t POW3[5] = {1, 3, 9, 27, 81};
     for (size_t b = 0; b < nb; b++, x += 54, y += QK_K) {
         const uint8_t *qs = x, *qh = x + 48;
@@ -402,7 +408,7 @@ static void deq_tq1_0(const uint8_t *x, float *y, size_t nb) {
     }
 }
 
-static void deq_tq2_0(const uint8_t *x, float *y, size_t nb) {
+static void deq_tq2_0(const uint8_t *restrict x, float *restrict y, size_t nb) {
     for (size_t b = 0; b < nb; b++, x += 66, y += QK_K) {
         const float d = rdh(x + 64);
         for (int j = 0; j < 2; j++) {
@@ -479,11 +485,6 @@ bool mw_type_can_dequantize(uint32_t type) {
     return deq_for(type) != NULL;
 }
 
-/* Below this many elements one thread is faster than waking a team. */
-#define PAR_MIN_ELEMS (1u << 18)
-/* Elements per parallel chunk (a multiple of every block size). */
-#define PAR_CHUNK_ELEMS (1u << 16)
-
 enum mw_status mw_dequantize(enum mw_type type, const void *src, float *dst, uint64_t n,
                              mw_err *err) {
     deq_fn fn = deq_for((uint32_t)type);
@@ -493,28 +494,23 @@ enum mw_status mw_dequantize(enum mw_type type, const void *src, float *dst, uin
             return mw_fail(err, MW_ERR_UNSUPPORTED, "dequantizing type %s is not supported", name);
         return mw_fail(err, MW_ERR_UNSUPPORTED, "dequantizing unknown type id %u", (unsigned)type);
     }
-    const uint64_t be = mw_type_block_elems(type), bb = mw_type_block_bytes(type);
-    uint64_t bytes;
-    if (!mw_type_row_bytes(type, n, &bytes) || n > SIZE_MAX / sizeof(float))
+    const uint64_t be = mw_type_block_elems(type);
+    if (n % be != 0)
         return mw_fail(err, MW_ERR_ARG,
                        "%llu elements of type %s are not a whole number of %llu-element blocks",
                        (unsigned long long)n, mw_type_name(type), (unsigned long long)be);
+    uint64_t bytes;
+    if (!mw_type_row_bytes(type, n, &bytes) || n > SIZE_MAX / sizeof(float))
+        return mw_fail(err, MW_ERR_ARG, "%llu elements of type %s are too many to convert",
+                       (unsigned long long)n, mw_type_name(type));
     if (n == 0) return MW_OK;
     if (!src || !dst) return mw_fail(err, MW_ERR_ARG, "dequantize: NULL buffer");
 
-    const uint8_t *x = src;
-    const uint64_t nb = n / be;
-    if (n < PAR_MIN_ELEMS) {
-        fn(x, dst, (size_t)nb);
-        return MW_OK;
-    }
-    /* Blocks are independent, so splitting them among threads gives the
-     * same bits as one thread. */
-    const uint64_t cb = PAR_CHUNK_ELEMS / be, nchunks = (nb + cb - 1) / cb;
-#pragma omp parallel for schedule(static)
-    for (uint64_t c = 0; c < nchunks; c++) {
-        uint64_t b0 = c * cb, cnt = nb - b0 < cb ? nb - b0 : cb;
-        fn(x + b0 * bb, dst + b0 * be, (size_t)cnt);
-    }
+    /* One thread: blocks are independent, so a caller wanting threads can
+     * split a tensor into runs of whole blocks and get the same bits. An
+     * OpenMP loop here was measured and dropped: it gained nothing on a
+     * 2-core machine and ran up to 10x slower when other processes were
+     * busy (a static split waits for its slowest, preempted thread). */
+    fn(src, dst, (size_t)(n / be));
     return MW_OK;
 }

@@ -288,12 +288,12 @@ static enum mw_status index_names(mw_st *st, mw_err *err) {
         return mw_fail(err, MW_ERR_NOMEM, "out of memory indexing %lld tensors",
                        (long long)st->n_items);
     for (int64_t i = 0; i < st->n_items; i++) {
-        if (!mw_strmap_put(&st->names, st->items[i].t.name, i)) {
-            const struct st_item *prev = &st->items[mw_strmap_get(&st->names, st->items[i].t.name)];
-            return mw_fail(err, MW_ERR_FORMAT, "tensor \"%s\" is in both %s and %s",
-                           st->items[i].t.name, file_label(st, prev->file),
-                           file_label(st, st->items[i].file));
-        }
+        if (mw_strmap_put(&st->names, st->items[i].t.name, i)) continue;
+        int64_t prev = mw_strmap_get(&st->names, st->items[i].t.name);
+        if (prev < 0) return mw_fail(err, MW_ERR_NOMEM, "tensor name index full");
+        return mw_fail(err, MW_ERR_FORMAT, "tensor \"%s\" is in both %s and %s",
+                       st->items[i].t.name, file_label(st, st->items[prev].file),
+                       file_label(st, st->items[i].file));
     }
     return MW_OK;
 }
@@ -351,10 +351,15 @@ static char *join_path(const char *dir, const char *name) {
     return p;
 }
 
-/* Maps file fi of st from path (taking ownership of path). */
+/* Maps file fi of st from path (taking ownership of path). Anything but a
+ * regular file is refused before opening: opening a FIFO would block. */
 static enum mw_status map_file(mw_st *st, int64_t fi, char *path, mw_err *err) {
     if (!path) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
     st->files[fi].path = path;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return mw_fail(err, MW_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return mw_fail(err, MW_ERR_IO, "%s is not a regular file", path);
     return mw_mapfile_open(path, &st->files[fi].map, err);
 }
 

@@ -176,22 +176,27 @@ enum mw_status mw_st_writer_create(const char *dir, uint64_t max_shard_bytes, mw
         goto fail;
     }
     w->dir = strndup(dir, len);
-    w->tmp = malloc(len + sizeof ".tmp-XXXXXX");
     w->meta = json_pack("{s:s}", "format", "pt"); /* transformers expects it */
-    if (!w->dir || !w->tmp || !w->meta || !mw_strmap_init(&w->names, 8)) {
+    if (!w->dir || !w->meta || !mw_strmap_init(&w->names, 8)) {
         s = mw_fail(err, MW_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if ((s = check_destination(w->dir, err)) != MW_OK) goto fail;
-    memcpy(w->tmp, w->dir, len);
-    memcpy(w->tmp + len, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
-    if (!mkdtemp(w->tmp)) {
-        s = mw_fail(err, MW_ERR_IO, "cannot create a temporary folder beside %s: %s", w->dir,
-                    strerror(errno));
-        free(w->tmp);
-        w->tmp = NULL;
+    /* w->tmp is set only once the folder exists: free removes what it names */
+    char *tmp = malloc(len + sizeof ".tmp-XXXXXX");
+    if (!tmp) {
+        s = mw_fail(err, MW_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    memcpy(tmp, w->dir, len);
+    memcpy(tmp + len, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    if (!mkdtemp(tmp)) {
+        s = mw_fail(err, MW_ERR_IO, "cannot create a temporary folder beside %s: %s", w->dir,
+                    strerror(errno));
+        free(tmp);
+        goto fail;
+    }
+    w->tmp = tmp;
     *out = w;
     return MW_OK;
 fail:
@@ -220,12 +225,15 @@ enum mw_status mw_st_writer_set_metadata(mw_st_writer *w, const char *key, const
 /* Grows the tensor list, rebuilding the name map at the new size. */
 static bool grow(mw_st_writer *w) {
     size_t cap = w->cap ? 2 * w->cap : 64;
-    struct wt_tensor *t = realloc(w->t, cap * sizeof *t);
-    if (!t) return false;
-    w->t = t;
-    w->cap = cap;
     mw_strmap m;
     if (!mw_strmap_init(&m, cap)) return false;
+    struct wt_tensor *t = realloc(w->t, cap * sizeof *t);
+    if (!t) {
+        mw_strmap_free(&m);
+        return false;
+    }
+    w->t = t;
+    w->cap = cap;
     for (size_t i = 0; i < w->n; i++)
         mw_strmap_put(&m, w->t[i].name, (int64_t)i);
     mw_strmap_free(&w->names);

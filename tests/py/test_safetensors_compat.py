@@ -252,37 +252,51 @@ def craft(head, data):
     return struct.pack("<Q", len(h)) + h + data
 
 
-# (bytes, whether the reference accepts them)
+def f32(name, n, b, e, extra=""):
+    return (f'"{name}":{{"dtype":"F32","shape":[{n}],"data_offsets":[{b},{e}]{extra}}}')
+
+
+# case: (bytes, whether the reference accepts them, whether we do)
 PARITY = {
-    "ok_unordered": (craft('{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},'
-                           '"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}   ',
-                           bytes(8)), True),
-    "ok_empty": (craft("{}", b""), True),
-    "hole": (craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', bytes(8)), False),
-    "overlap": (craft('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
-                      '"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', bytes(8)), False),
-    "trailing": (craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', bytes(5)),
-                 False),
-    "size": (craft('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', bytes(4)), False),
-    "past_end": (craft('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', bytes(4)),
-                 False),
-    "dtype": (craft('{"a":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}}', bytes(4)), False),
-    "negative": (craft('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', bytes(4)),
-                 False),
-    "header_len": (struct.pack("<Q", 1000) + b"{}", False),
-    "not_json": (craft("{nope}", b""), False),
+    "ok_unordered": (craft("{" + f32("b", 1, 4, 8) + "," + f32("a", 1, 0, 4) + "}   ",
+                           bytes(8)), True, True),
+    "ok_empty": (craft("{}", b""), True, True),
+    "ok_leading_space": (craft("  {}", b""), True, True),
+    "ok_extra_field": (craft("{" + f32("a", 1, 0, 4, ',"x":1') + "}", bytes(4)), True, True),
+    "ok_null_metadata": (craft('{"__metadata__":null}', b""), True, True),
+    "ok_u8": (craft('{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}}', bytes(3)), True,
+              True),
+    "hole": (craft("{" + f32("a", 1, 4, 8) + "}", bytes(8)), False, False),
+    "overlap": (craft("{" + f32("a", 2, 0, 8) + "," + f32("b", 1, 4, 8) + "}", bytes(8)), False,
+                False),
+    "trailing": (craft("{" + f32("a", 1, 0, 4) + "}", bytes(5)), False, False),
+    "size": (craft("{" + f32("a", 2, 0, 4) + "}", bytes(4)), False, False),
+    "past_end": (craft("{" + f32("a", 2, 0, 8) + "}", bytes(4)), False, False),
+    "float_shape": (craft("{" + f32("a", "1.0", 0, 4) + "}", bytes(4)), False, False),
+    "negative": (craft("{" + f32("a", -1, 0, 4) + "}", bytes(4)), False, False),
+    "dtype": (craft('{"a":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}}', bytes(4)), False,
+              False),
+    "f4_half_byte": (craft('{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}', bytes(2)),
+                     False, False),
+    "metadata_int": (craft('{"__metadata__":{"a":1}}', b""), False, False),
+    "header_len": (struct.pack("<Q", 1000) + b"{}", False, False),
+    "nul_padding": (craft("{}\0\0", b""), False, False),
+    "not_json": (craft("{nope}", b""), False, False),
+    # deliberate: the reference lets the last of two equal keys win; we refuse
+    "duplicate_key": (craft("{" + f32("a", 1, 0, 4) + "," + f32("a", 1, 0, 4) + "}", bytes(4)),
+                      True, False),
 }
 
 
 @pytest.mark.parametrize("case", sorted(PARITY))
 def test_accepts_what_reference_accepts(tmp_path, case):
-    blob, ok = PARITY[case]
+    blob, ref_ok, our_ok = PARITY[case]
     try:
         deserialize(blob)
-        ref_ok = True
+        ref_result = True
     except Exception:
-        ref_ok = False
-    assert ref_ok == ok, "the reference changed its mind"
+        ref_result = False
+    assert ref_result == ref_ok, "the reference changed its mind"
     path = tmp_path / f"{case}.safetensors"
     path.write_bytes(blob)
-    assert (tool("list", path, check=False).returncode == 0) == ok
+    assert (tool("list", path, check=False).returncode == 0) == our_ok

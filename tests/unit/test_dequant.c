@@ -142,7 +142,7 @@ static void test_errors(void) {
     st = mw_dequantize(MW_TYPE_Q8_0, NULL, out, 32, &err);
     CHECK(st == MW_ERR_ARG, "NULL source gave %d", st);
     st = mw_dequantize(MW_TYPE_Q4_K, in, out, UINT64_MAX - 255, &err);
-    CHECK(st == MW_ERR_ARG, "overflowing n gave %d", st);
+    CHECK(st == MW_ERR_ARG && strstr(err.msg, "too many"), "overflowing n gave %d", st);
 
     err.msg[0] = 0;
     st = mw_dequantize(MW_TYPE_IQ2_XXS, in, out, 256, &err);
@@ -159,13 +159,14 @@ static void test_errors(void) {
     printf("errors: OK\n");
 }
 
-/* Whole tensors go through the OpenMP path; block by block through the
- * serial one. Both must give the same bits, also on random garbage. */
-static void test_parallel_and_garbage(void) {
+/* A large tensor converted in one call and in runs of 97 blocks (as a
+ * caller splitting work among threads would) gives the same bits; random
+ * garbage must not crash (the sanitizer build checks the reads). */
+static void test_pieces_and_garbage(void) {
     for (uint32_t t = 0; t < MW_TYPE_COUNT; t++) {
         if (!mw_type_can_dequantize(t)) continue;
         uint32_t be = mw_type_block_elems(t), bb = mw_type_block_bytes(t);
-        uint64_t nb = (600000 + be - 1) / be + 3; /* several chunks and a tail */
+        uint64_t nb = (600000 + be - 1) / be + 3; /* pieces and a shorter tail */
         uint8_t *in = malloc(nb * bb);
         float *all = malloc(nb * be * 4), *one = malloc(nb * be * 4);
         fill_random(in, nb * bb);
@@ -177,12 +178,12 @@ static void test_parallel_and_garbage(void) {
         }
         double md;
         CHECK(st == MW_OK && compare(all, one, nb * be, mw_type_name(t), &md) == 0,
-              "%s: parallel and serial results differ", mw_type_name(t));
+              "%s: whole and piecewise results differ", mw_type_name(t));
         free(in);
         free(all);
         free(one);
     }
-    printf("parallel/serial on random data: OK\n");
+    printf("whole/piecewise on random data: OK\n");
 }
 
 /* ---- 16-bit float conversions, against references built from fields ---- */
@@ -334,7 +335,7 @@ int main(int argc, char **argv) {
     }
     CHECK(n_types >= 13, "only %d types can be dequantized", n_types);
     test_errors();
-    test_parallel_and_garbage();
+    test_pieces_and_garbage();
     test_16bit_to_f32();
     test_f32_to_16bit();
     if (failures) printf("%d FAILURES\n", failures);

@@ -247,6 +247,12 @@ static void test_sharded(void) {
     make_folder("sh", NULL, NULL, 0, NULL, 0);
     expect_dir(__LINE__, "sh", MW_ERR_NOT_FOUND, "neither");
     expect_dir(__LINE__, "does-not-exist", MW_ERR_IO, "does-not-exist");
+    /* a FIFO is refused, not opened (which would block) */
+    CHECK(mkfifo(at("fifo.safetensors"), 0644) == 0);
+    expect_dir(__LINE__, "fifo.safetensors", MW_ERR_IO, "not a regular file");
+    make_folder("sh", MAP("\"x\":\"a.safetensors\",\"y\":\"f\""), SHARD_A, 4, NULL, 0);
+    CHECK(mkfifo(at("sh/f"), 0644) == 0);
+    expect_dir(__LINE__, "sh", MW_ERR_IO, "not a regular file");
     make_folder("sh", "not even json", SHARD_A, 4, NULL, 0);
     rename(at("sh/a.safetensors"), at("sh/model.safetensors"));
     expect_dir(__LINE__, "sh", MW_OK, NULL);
