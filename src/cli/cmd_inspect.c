@@ -39,7 +39,7 @@ static void print_hparams(const mw_hparams *hp) {
     if (hp->sliding_window > 0) {
         printf("  rope base         %g (sliding-window blocks %g)\n", hp->rope_base,
                hp->rope_base_local);
-        printf("  sliding window    %lld tokens; every %lld-th block global\n",
+        printf("  sliding window    %lld tokens; one block in %lld global\n",
                (long long)hp->sliding_window, (long long)hp->swa_pattern);
     } else {
         printf("  rope base         %g\n", hp->rope_base);

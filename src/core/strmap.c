@@ -1,7 +1,10 @@
 #include "core/strmap.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 static uint64_t hash(const char *s) {
     uint64_t h = 1469598103934665603ull;
