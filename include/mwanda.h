@@ -231,6 +231,10 @@ enum mw_status mw_gguf_writer_add_tensor(mw_gguf_writer *w, const char *name, en
 /* Writes the next tensor's data: exactly its n_bytes. */
 enum mw_status mw_gguf_writer_write_tensor(mw_gguf_writer *w, const void *data, uint64_t n_bytes,
                                            mw_err *err);
+/* Streams a tensor in parts: the next n_bytes of the current tensor, which is
+ * complete (and the next one due) once all its bytes are written. */
+enum mw_status mw_gguf_writer_write_tensor_part(mw_gguf_writer *w, const void *data,
+                                                uint64_t n_bytes, mw_err *err);
 /* Checks every tensor was written, flushes, renames into place, frees w. */
 enum mw_status mw_gguf_writer_finish(mw_gguf_writer *w, mw_err *err);
 
@@ -289,6 +293,9 @@ enum mw_status mw_st_writer_add_tensor(mw_st_writer *w, const char *name, enum m
                                        uint32_t n_dims, const int64_t *ne, mw_err *err);
 enum mw_status mw_st_writer_write_tensor(mw_st_writer *w, const void *data, uint64_t n_bytes,
                                          mw_err *err);
+/* The next n_bytes of the current tensor (streaming, as for GGUF). */
+enum mw_status mw_st_writer_write_tensor_part(mw_st_writer *w, const void *data, uint64_t n_bytes,
+                                              mw_err *err);
 enum mw_status mw_st_writer_add_file(mw_st_writer *w, const char *name, const void *data,
                                      size_t size, mw_err *err);
 enum mw_status mw_st_writer_finish(mw_st_writer *w, mw_err *err);
@@ -345,6 +352,13 @@ const mw_tensor *mw_model_find_tensor(const mw_model *m, const char *name);
  * the source, such as the llama Q/K row order of Hugging Face files). dst
  * holds n_elems floats. */
 enum mw_status mw_model_tensor_f32(const mw_model *m, int64_t i, float *dst, mw_err *err);
+/* The same for rows [first, first + n) only (a row = ne[0] values), so that a
+ * large tensor can be streamed. For tensors whose rows are reordered within
+ * heads, first and n must be multiples of the head dimension
+ * (mw_model_row_align). */
+enum mw_status mw_model_tensor_rows_f32(const mw_model *m, int64_t i, int64_t first, int64_t n,
+                                        float *dst, mw_err *err);
+int64_t mw_model_row_align(const mw_model *m, int64_t i);
 
 /* Parameter counts: token embedding (and an untied output head) vs blocks. */
 typedef struct mw_param_counts {

@@ -33,7 +33,8 @@ struct mw_gguf_writer {
     int64_t n_kv, cap_kv;
     struct wtensor *t;
     int64_t n_t, cap_t;
-    int64_t next; /* index of the next tensor whose data is due */
+    int64_t next;       /* index of the next tensor whose data is due */
+    uint64_t next_done; /* bytes of it written so far */
     bool header_written;
     uint64_t alignment;
 };
@@ -295,20 +296,33 @@ static enum mw_status write_header(mw_gguf_writer *w, mw_err *err) {
     return mw_outfile_pad(o, pad_to(mw_outfile_pos(o), w->alignment), err);
 }
 
-enum mw_status mw_gguf_writer_write_tensor(mw_gguf_writer *w, const void *data, uint64_t n_bytes,
-                                           mw_err *err) {
+enum mw_status mw_gguf_writer_write_tensor_part(mw_gguf_writer *w, const void *data,
+                                                uint64_t n_bytes, mw_err *err) {
     enum mw_status s;
     if (!w->header_written && (s = write_header(w, err))) return s;
     if (w->next >= w->n_t)
         return mw_fail(err, MW_ERR_ARG, "GGUF writer: more tensor data than tensors declared");
     const struct wtensor *t = &w->t[w->next];
-    if (n_bytes != t->n_bytes)
+    if (n_bytes > t->n_bytes - w->next_done)
         return mw_fail(err, MW_ERR_ARG, "GGUF writer: tensor '%s' needs %llu bytes, got %llu",
-                       t->name, (unsigned long long)t->n_bytes, (unsigned long long)n_bytes);
+                       t->name, (unsigned long long)t->n_bytes,
+                       (unsigned long long)(w->next_done + n_bytes));
     if ((s = mw_outfile_write(&w->out, data, n_bytes, err))) return s;
-    if ((s = mw_outfile_pad(&w->out, pad_to(n_bytes, w->alignment), err))) return s;
+    w->next_done += n_bytes;
+    if (w->next_done < t->n_bytes) return MW_OK;
+    if ((s = mw_outfile_pad(&w->out, pad_to(t->n_bytes, w->alignment), err))) return s;
     w->next++;
+    w->next_done = 0;
     return MW_OK;
+}
+
+enum mw_status mw_gguf_writer_write_tensor(mw_gguf_writer *w, const void *data, uint64_t n_bytes,
+                                           mw_err *err) {
+    if (w->next < w->n_t && (w->next_done != 0 || n_bytes != w->t[w->next].n_bytes))
+        return mw_fail(err, MW_ERR_ARG, "GGUF writer: tensor '%s' needs %llu bytes, got %llu",
+                       w->t[w->next].name, (unsigned long long)w->t[w->next].n_bytes,
+                       (unsigned long long)n_bytes);
+    return mw_gguf_writer_write_tensor_part(w, data, n_bytes, err);
 }
 
 enum mw_status mw_gguf_writer_finish(mw_gguf_writer *w, mw_err *err) {

@@ -43,8 +43,9 @@ struct mw_st_writer {
     bool frozen;     /* shards planned, data writing started */
     bool failed;     /* a write failed: only free is left */
     uint32_t n_shards;
-    size_t next; /* next tensor whose data is expected */
-    int fd;      /* open shard, or -1 */
+    size_t next;        /* next tensor whose data is expected */
+    uint64_t next_done; /* bytes of it written so far */
+    int fd;             /* open shard, or -1 */
     uint32_t cur_shard;
     char cur_path[4096]; /* path of the open shard */
 };
@@ -380,28 +381,44 @@ fail:
     return s;
 }
 
-enum mw_status mw_st_writer_write_tensor(mw_st_writer *w, const void *data, uint64_t n_bytes,
-                                         mw_err *err) {
+enum mw_status mw_st_writer_write_tensor_part(mw_st_writer *w, const void *data, uint64_t n_bytes,
+                                              mw_err *err) {
     enum mw_status s = check_open(w, false, err);
     if (s != MW_OK) return s;
     if (!w->frozen && (s = plan_shards(w, err)) != MW_OK) return s;
     if (w->next >= w->n)
         return mw_fail(err, MW_ERR_ARG, "%s: all %zu tensors are already written", w->dir, w->n);
     const struct wt_tensor *t = &w->t[w->next];
-    if (n_bytes != t->n_bytes)
+    if (n_bytes > t->n_bytes - w->next_done)
         return mw_fail(err, MW_ERR_ARG, "tensor \"%s\" needs %llu bytes, got %llu", t->name,
-                       (unsigned long long)t->n_bytes, (unsigned long long)n_bytes);
+                       (unsigned long long)t->n_bytes,
+                       (unsigned long long)(w->next_done + n_bytes));
     if (n_bytes > 0 && !data) return mw_fail(err, MW_ERR_ARG, "tensor \"%s\": no data", t->name);
     if (w->fd < 0 || t->shard != w->cur_shard) {
         if ((s = close_shard(w, err)) != MW_OK || (s = open_shard(w, t->shard, err)) != MW_OK)
             goto fail;
     }
     if ((s = write_all(w->fd, data, n_bytes, w->cur_path, err)) != MW_OK) goto fail;
-    w->next++;
+    w->next_done += n_bytes;
+    if (w->next_done == t->n_bytes) {
+        w->next++;
+        w->next_done = 0;
+    }
     return MW_OK;
 fail:
     w->failed = true;
     return s;
+}
+
+enum mw_status mw_st_writer_write_tensor(mw_st_writer *w, const void *data, uint64_t n_bytes,
+                                         mw_err *err) {
+    enum mw_status s = check_open(w, false, err);
+    if (s != MW_OK) return s;
+    if (w->next < w->n && (w->next_done != 0 || n_bytes != w->t[w->next].n_bytes))
+        return mw_fail(err, MW_ERR_ARG, "tensor \"%s\" needs %llu bytes, got %llu",
+                       w->t[w->next].name, (unsigned long long)w->t[w->next].n_bytes,
+                       (unsigned long long)n_bytes);
+    return mw_st_writer_write_tensor_part(w, data, n_bytes, err);
 }
 
 enum mw_status mw_st_writer_add_file(mw_st_writer *w, const char *name, const void *data,

@@ -13,16 +13,25 @@ enum mw_type mw_convert_tensor_type(const mw_tensor *t, enum mw_type target);
 
 /* Scratch buffers reused across tensors. */
 typedef struct mw_convert_buf {
-    float *f32;
+    float *f32;       /* one chunk of rows in f32 */
     uint64_t f32_cap; /* floats */
-    void *out;        /* f32 itself when the output type is F32 */
+    void *out;        /* the chunk in the output type */
     uint64_t out_cap; /* bytes */
 } mw_convert_buf;
 void mw_convert_buf_free(mw_convert_buf *b);
 
-/* Loads model tensor i in GGUF layout and stores it in `type` at b->out. */
-enum mw_status mw_convert_load(const mw_model *m, int64_t i, enum mw_type type, mw_convert_buf *b,
-                               mw_err *err);
+/* Where converted bytes go: a writer's write_tensor_part. */
+typedef enum mw_status (*mw_sink_fn)(void *sink, const void *data, uint64_t n_bytes, mw_err *err);
+
+enum mw_layout_dir { MW_KEEP_LAYOUT, MW_GGUF_LAYOUT, MW_HF_LAYOUT };
+
+/* Streams one tensor, converted to `type`, to sink in chunks of whole rows,
+ * so memory stays bounded whatever the tensor's size. With MW_GGUF_LAYOUT
+ * or MW_HF_LAYOUT the rows come from model tensor i in that layout; with
+ * MW_KEEP_LAYOUT from the file tensor `raw` exactly as stored. */
+enum mw_status mw_convert_stream(const mw_model *m, int64_t i, const mw_tensor *raw,
+                                 enum mw_layout_dir layout, enum mw_type type, mw_sink_fn sink,
+                                 void *ctx, mw_convert_buf *b, mw_err *err);
 
 enum mw_status mw_convert_to_gguf(const mw_model *m, const char *path, enum mw_type type,
                                   mw_progress_fn progress, void *user, mw_err *err);

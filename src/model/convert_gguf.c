@@ -112,6 +112,10 @@ static enum mw_status tensor_order(const mw_model *m, int64_t **out, mw_err *err
     return MW_OK;
 }
 
+static enum mw_status gguf_sink(void *w, const void *data, uint64_t n, mw_err *err) {
+    return mw_gguf_writer_write_tensor_part(w, data, n, err);
+}
+
 static enum mw_status write_tensors(const mw_model *m, mw_gguf_writer *w, const int64_t *order,
                                     enum mw_type type, mw_progress_fn progress, void *user,
                                     mw_err *err) {
@@ -120,11 +124,8 @@ static enum mw_status write_tensors(const mw_model *m, mw_gguf_writer *w, const 
     mw_convert_buf buf = {0};
     for (int64_t k = 0; k < n && !s; k++) {
         const mw_tensor *t = mw_model_tensor_at(m, order[k]);
-        enum mw_type tt = mw_convert_tensor_type(t, type);
-        uint64_t bytes;
-        mw_type_row_bytes(tt, t->n_elems, &bytes);
-        if (!(s = mw_convert_load(m, order[k], tt, &buf, err)))
-            s = mw_gguf_writer_write_tensor(w, buf.out, bytes, err);
+        s = mw_convert_stream(m, order[k], NULL, MW_GGUF_LAYOUT, mw_convert_tensor_type(t, type),
+                              gguf_sink, w, &buf, err);
         if (progress) progress(user, t->name, k + 1, n);
     }
     mw_convert_buf_free(&buf);

@@ -124,6 +124,10 @@ static enum mw_status files_from_folder(const mw_model *m, enum mw_type type, mw
     return s;
 }
 
+static enum mw_status st_sink(void *w, const void *data, uint64_t n, mw_err *err) {
+    return mw_st_writer_write_tensor_part(w, data, n, err);
+}
+
 /* GGUF model: tensors renamed and put back in HF layout. */
 static enum mw_status tensors_from_gguf(const mw_model *m, enum mw_type type, mw_st_writer *w,
                                         mw_progress_fn progress, void *user, mw_err *err) {
@@ -140,13 +144,8 @@ static enum mw_status tensors_from_gguf(const mw_model *m, enum mw_type type, mw
     mw_convert_buf buf = {0};
     for (int64_t i = 0; i < n && !s; i++) {
         const mw_tensor *t = mw_model_tensor_at(m, i);
-        uint64_t n_elems = t->n_elems, bytes;
-        enum mw_type tt = mw_convert_tensor_type(t, type);
-        mw_type_row_bytes(tt, n_elems, &bytes);
-        if (!(s = mw_convert_load(m, i, MW_TYPE_F32, &buf, err)) &&
-            !(s = mw_layout_gguf_to_hf(mw_model_arch(m), mw_model_hparams(m), t, buf.f32, err)) &&
-            !(s = tt == MW_TYPE_F32 ? MW_OK : mw_quantize(tt, buf.f32, buf.f32, n_elems, err)))
-            s = mw_st_writer_write_tensor(w, buf.f32, bytes, err);
+        s = mw_convert_stream(m, i, NULL, MW_HF_LAYOUT, mw_convert_tensor_type(t, type), st_sink, w,
+                              &buf, err);
         if (progress) progress(user, t->name, i + 1, n);
     }
     mw_convert_buf_free(&buf);
@@ -164,28 +163,14 @@ static enum mw_status tensors_from_folder(const mw_model *m, enum mw_type type, 
         s = mw_st_writer_add_tensor(w, t->name, mw_convert_tensor_type(t, type), t->n_dims, t->ne,
                                     err);
     }
-    float *f32 = NULL;
-    uint64_t cap = 0;
+    mw_convert_buf buf = {0};
     for (int64_t i = 0; i < n && !s; i++) {
         const mw_tensor *t = mw_st_tensor_at(st, i);
-        enum mw_type tt = mw_convert_tensor_type(t, type);
-        uint64_t bytes;
-        mw_type_row_bytes(tt, t->n_elems, &bytes);
-        if (t->n_elems > cap) {
-            float *p = realloc(f32, t->n_elems * sizeof *f32);
-            if (!p) {
-                s = mw_fail(err, MW_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-                break;
-            }
-            f32 = p;
-            cap = t->n_elems;
-        }
-        if (!(s = mw_dequantize(t->type, t->data, f32, t->n_elems, err)) &&
-            !(s = mw_quantize(tt, f32, f32, t->n_elems, err)))
-            s = mw_st_writer_write_tensor(w, f32, bytes, err);
+        s = mw_convert_stream(m, -1, t, MW_KEEP_LAYOUT, mw_convert_tensor_type(t, type), st_sink, w,
+                              &buf, err);
         if (progress) progress(user, t->name, i + 1, n);
     }
-    free(f32);
+    mw_convert_buf_free(&buf);
     return s;
 }
 

@@ -179,14 +179,36 @@ const mw_tensor *mw_model_find_tensor(const mw_model *m, const char *name) {
     return i >= 0 ? &m->tensors[i] : NULL;
 }
 
+static int64_t n_rows_of(const mw_tensor *t) {
+    return t->ne[0] ? (int64_t)(t->n_elems / (uint64_t)t->ne[0]) : 0;
+}
+
+int64_t mw_model_row_align(const mw_model *m, int64_t i) {
+    const mw_tensor *t = mw_model_tensor_at(m, i);
+    return t ? mw_layout_row_align(m->arch, &m->hp, t) : 1;
+}
+
+enum mw_status mw_model_tensor_rows_f32(const mw_model *m, int64_t i, int64_t first, int64_t n,
+                                        float *dst, mw_err *err) {
+    const mw_tensor *t = mw_model_tensor_at(m, i);
+    if (!t) return mw_fail(err, MW_ERR_ARG, "no tensor %lld", (long long)i);
+    if (first < 0 || n < 0 || first > n_rows_of(t) - n)
+        return mw_fail(err, MW_ERR_ARG, "tensor '%s': rows [%lld, +%lld) out of range", t->name,
+                       (long long)first, (long long)n);
+    uint64_t row_bytes = 0;
+    mw_type_row_bytes(t->type, (uint64_t)t->ne[0], &row_bytes);
+    const uint8_t *src = (const uint8_t *)t->data + (uint64_t)first * row_bytes;
+    enum mw_status s = mw_dequantize(t->type, src, dst, (uint64_t)n * (uint64_t)t->ne[0], err);
+    if (s) return mw_fail_context(err, s, "tensor '%s'", t->name);
+    if (m->format == MW_FORMAT_SAFETENSORS)
+        return mw_layout_hf_to_gguf(m->arch, &m->hp, t, first, n, dst, err);
+    return MW_OK;
+}
+
 enum mw_status mw_model_tensor_f32(const mw_model *m, int64_t i, float *dst, mw_err *err) {
     const mw_tensor *t = mw_model_tensor_at(m, i);
     if (!t) return mw_fail(err, MW_ERR_ARG, "no tensor %lld", (long long)i);
-    enum mw_status s = mw_dequantize(t->type, t->data, dst, t->n_elems, err);
-    if (s) return mw_fail_context(err, s, "tensor '%s'", t->name);
-    if (m->format == MW_FORMAT_SAFETENSORS)
-        return mw_layout_hf_to_gguf(m->arch, &m->hp, t, dst, err);
-    return MW_OK;
+    return mw_model_tensor_rows_f32(m, i, 0, n_rows_of(t), dst, err);
 }
 
 static bool is_embedding(const char *name) {

@@ -14,11 +14,14 @@ const json_t *mw_model_config(const mw_model *m);
  * hyperparameters give. */
 enum mw_status mw_model_check_shapes(const mw_model *m, mw_err *err);
 
-/* Layout differences between the two worlds, applied in place to one tensor
- * in f32 (t names the GGUF tensor; data is in GGUF dimension order). */
+/* Layout differences between the two worlds, applied in place to rows
+ * [first, first + n_rows) of one tensor in f32 (t names the GGUF tensor; data
+ * is in GGUF dimension order). Reordered q/k rows must come in whole heads:
+ * first and n_rows multiples of mw_layout_row_align. */
 enum mw_status mw_layout_hf_to_gguf(const mw_arch *a, const mw_hparams *hp, const mw_tensor *t,
-                                    float *data, mw_err *err);
+                                    int64_t first, int64_t n_rows, float *data, mw_err *err);
 enum mw_status mw_layout_gguf_to_hf(const mw_arch *a, const mw_hparams *hp, const mw_tensor *t,
-                                    float *data, mw_err *err);
+                                    int64_t first, int64_t n_rows, float *data, mw_err *err);
+int64_t mw_layout_row_align(const mw_arch *a, const mw_hparams *hp, const mw_tensor *t);
 
 #endif
