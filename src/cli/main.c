@@ -13,7 +13,7 @@ static const struct command COMMANDS[] = {
     {"inspect", cmd_inspect, "show a model's architecture, tensors and parameter counts"},
     {"convert", cmd_convert, "convert between GGUF and safetensors folders, f32/f16/bf16"},
     {"tokenize", cmd_pending, "tokenize text with a model's tokenizer (not available yet)"},
-    {"eval", cmd_pending, "per-language perplexity (not available yet)"},
+    {"eval", cmd_eval, "perplexity of a model on token ids"},
     {"calibrate", cmd_pending, "per-language activation statistics (not available yet)"},
     {"prune", cmd_pending, "prune with magnitude, Wanda, OWL or M-Wanda (not available yet)"},
     {"report", cmd_pending, "Markdown and SVG report of runs (not available yet)"},

@@ -12,7 +12,8 @@ enum mw_status mw_hf_tokenizer_from_gguf(const mw_gguf *g, mw_hf_file **files, s
 }
 
 void mw_hf_files_free(mw_hf_file *files, size_t n_files) {
-    for (size_t i = 0; i < n_files; i++) free(files[i].data);
+    for (size_t i = 0; i < n_files; i++)
+        free(files[i].data);
     free(files);
 }
 
@@ -21,4 +22,6 @@ enum mw_status mw_hf_tokenizer_to_gguf(const char *dir, const char *arch, mw_ggu
     return MW_OK;
 }
 
-const char *mw_hf_tokenizer_kind(const char *dir) { return "none"; }
+const char *mw_hf_tokenizer_kind(const char *dir) {
+    return "none";
+}

@@ -28,6 +28,7 @@ typedef struct mw_arch {
     bool qk_norm;              /* RMSNorm on each query and key head */
     bool post_norms;           /* extra norms after attention and after the FFN */
     bool embd_scale;           /* token embeddings are scaled by sqrt(n_embd) */
+    bool rope_neox;            /* RoPE on pairs (i, i + d/2); else adjacent pairs (GGUF llama) */
     enum mw_act_kind act;      /* FFN gate activation */
     int64_t swa_pattern;       /* every swa_pattern-th block is global; 0 = no sliding window */
     double rope_base_local;    /* RoPE base of sliding-window blocks */

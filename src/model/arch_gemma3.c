@@ -30,6 +30,7 @@ const mw_arch mw_arch_gemma3 = {
     .post_norms = true,
     .embd_scale = true,
     .act = MW_ACT_GELU_TANH,
+    .rope_neox = true,
     /* llama.cpp fixes these for gemma3 rather than reading them from GGUF */
     .swa_pattern = 6,
     .rope_base_local = 10000.0,

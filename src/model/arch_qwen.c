@@ -17,6 +17,7 @@ const mw_arch mw_arch_qwen2 = {
     .blk = QWEN_BLOCK,
     .qkv_bias = true,
     .act = MW_ACT_SILU,
+    .rope_neox = true,
 };
 
 const mw_arch mw_arch_qwen3 = {
@@ -26,4 +27,5 @@ const mw_arch mw_arch_qwen3 = {
     .blk = QWEN_BLOCK,
     .qk_norm = true,
     .act = MW_ACT_SILU,
+    .rope_neox = true,
 };

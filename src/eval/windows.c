@@ -1,0 +1,162 @@
+#include "eval/windows.h"
+
+#include "core/err.h"
+#include "model/block.h"
+#include "model/head.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Windows run through the blocks together; activations of a group stay well
+ * under a gigabyte for the models we run on this machine. */
+#define GROUP_TOKENS 8192
+/* Scored positions sent to the output head at once. */
+#define HEAD_ROWS 512
+
+void mw_windows_free(mw_windows *w) {
+    free(w->tokens);
+    free(w->targets);
+    memset(w, 0, sizeof *w);
+}
+
+static enum mw_status alloc_windows(mw_windows *w, int64_t n_win, int64_t T, mw_err *err) {
+    w->n_win = n_win;
+    w->T = T;
+    w->tokens = malloc((size_t)(n_win * T) * sizeof(int32_t));
+    w->targets = malloc((size_t)(n_win * T) * sizeof(int32_t));
+    if (!w->tokens || !w->targets) {
+        mw_windows_free(w);
+        return mw_fail(err, MW_ERR_NOMEM, "out of memory for %lld windows", (long long)n_win);
+    }
+    for (int64_t i = 0; i < n_win * T; i++)
+        w->targets[i] = -1;
+    return MW_OK;
+}
+
+enum mw_status mw_windows_plain(const int32_t *tokens, int64_t n, int64_t ctx, int32_t bos,
+                                mw_windows *w, mw_err *err) {
+    memset(w, 0, sizeof *w);
+    int64_t lead = bos >= 0 ? 1 : 0, per = ctx - lead;
+    if (ctx < 2) return mw_fail(err, MW_ERR_ARG, "the window must hold at least 2 tokens");
+    int64_t n_win = (n + per - 1) / per;
+    enum mw_status s = alloc_windows(w, n_win, ctx, err);
+    if (s) return s;
+    for (int64_t k = 0; k < n_win; k++) {
+        int32_t *tok = w->tokens + k * ctx, *tgt = w->targets + k * ctx;
+        int64_t start = k * per, len = n - start < per ? n - start : per;
+        if (lead) tok[0] = bos;
+        memcpy(tok + lead, tokens + start, (size_t)len * sizeof(int32_t));
+        for (int64_t j = lead + len; j < ctx; j++)
+            tok[j] = tok[0]; /* padding, never scored */
+        /* position j predicts the token at j + 1 */
+        for (int64_t j = 0; j + 1 < lead + len; j++)
+            tgt[j] = tok[j + 1];
+    }
+    return MW_OK;
+}
+
+enum mw_status mw_windows_llamacpp(const int32_t *tokens, int64_t n, int64_t ctx, int32_t bos,
+                                   mw_windows *w, mw_err *err) {
+    memset(w, 0, sizeof *w);
+    if (ctx < 4) return mw_fail(err, MW_ERR_ARG, "the window must hold at least 4 tokens");
+    int64_t n_win = n / ctx;
+    if (n_win < 1)
+        return mw_fail(err, MW_ERR_ARG, "%lld tokens are fewer than one window of %lld",
+                       (long long)n, (long long)ctx);
+    enum mw_status s = alloc_windows(w, n_win, ctx, err);
+    if (s) return s;
+    for (int64_t k = 0; k < n_win; k++) {
+        int32_t *tok = w->tokens + k * ctx, *tgt = w->targets + k * ctx;
+        memcpy(tok, tokens + k * ctx, (size_t)ctx * sizeof(int32_t));
+        if (bos >= 0) tok[0] = bos;
+        for (int64_t j = ctx / 2; j < ctx - 1; j++)
+            tgt[j] = tok[j + 1];
+    }
+    return MW_OK;
+}
+
+struct progress {
+    mw_progress_fn fn;
+    void *user;
+    int64_t done, total;
+};
+
+static void tick(struct progress *p, const char *what) {
+    p->done++;
+    if (p->fn) p->fn(p->user, what, p->done, p->total);
+}
+
+static enum mw_status run_blocks(const mw_model *m, float *x, int64_t n_win, int64_t T,
+                                 struct progress *p, mw_err *err) {
+    const mw_hparams *hp = mw_model_hparams(m);
+    mw_block_scratch s;
+    enum mw_status st = mw_block_scratch_init(&s, hp, n_win, T, err);
+    for (int64_t b = 0; b < hp->n_layer && !st; b++) {
+        mw_block blk;
+        if ((st = mw_block_load(m, b, &blk, err))) break;
+        mw_block_forward(m, &blk, x, n_win, T, &s, NULL);
+        mw_block_free(&blk);
+        char what[32];
+        snprintf(what, sizeof what, "block %lld", (long long)b);
+        tick(p, what);
+    }
+    mw_block_scratch_free(&s);
+    return st;
+}
+
+/* Moves the hidden states of scored positions to the front of x. */
+static int64_t gather_scored(float *x, const int32_t *targets, int64_t n, int64_t E,
+                             int32_t *tgt_out) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (targets[i] < 0) continue;
+        if (k != i) memmove(x + k * E, x + i * E, (size_t)E * sizeof(float));
+        tgt_out[k++] = targets[i];
+    }
+    return k;
+}
+
+static enum mw_status score_group(const mw_model *m, const mw_windows *w, int64_t first,
+                                  int64_t n_win, struct progress *p, double *nll, int64_t *n_scored,
+                                  mw_err *err) {
+    int64_t E = mw_model_hparams(m)->n_embd, n = n_win * w->T;
+    float *x = malloc((size_t)n * (size_t)E * sizeof(float));
+    int32_t *tgt = malloc((size_t)n * sizeof(int32_t));
+    double *part = malloc(HEAD_ROWS * sizeof(double));
+    enum mw_status s = MW_OK;
+    if (!x || !tgt || !part) s = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations");
+    if (!s) s = mw_embed(m, w->tokens + first * w->T, n, x, err);
+    if (!s) s = run_blocks(m, x, n_win, w->T, p, err);
+    int64_t k = s ? 0 : gather_scored(x, w->targets + first * w->T, n, E, tgt);
+    for (int64_t i = 0; i < k && !s; i += HEAD_ROWS) {
+        int64_t c = k - i < HEAD_ROWS ? k - i : HEAD_ROWS;
+        if ((s = mw_head_nll(m, x + i * E, c, tgt + i, part, err))) break;
+        for (int64_t j = 0; j < c; j++)
+            *nll += part[j];
+    }
+    if (!s) {
+        *n_scored += k;
+        tick(p, "output head");
+    }
+    free(x);
+    free(tgt);
+    free(part);
+    return s;
+}
+
+enum mw_status mw_windows_nll(const mw_model *m, const mw_windows *w, mw_progress_fn progress,
+                              void *user, double *nll, int64_t *n_scored, mw_err *err) {
+    int64_t per_group = GROUP_TOKENS / w->T > 0 ? GROUP_TOKENS / w->T : 1;
+    int64_t n_groups = (w->n_win + per_group - 1) / per_group;
+    struct progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
+    *nll = 0;
+    *n_scored = 0;
+    for (int64_t g = 0; g < n_groups; g++) {
+        int64_t first = g * per_group;
+        int64_t n_win = w->n_win - first < per_group ? w->n_win - first : per_group;
+        enum mw_status s = score_group(m, w, first, n_win, &p, nll, n_scored, err);
+        if (s) return s;
+    }
+    return MW_OK;
+}

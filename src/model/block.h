@@ -1,0 +1,74 @@
+/* One decoder block in f32 and its forward pass over a batch of windows. */
+#ifndef MW_MODEL_BLOCK_H
+#define MW_MODEL_BLOCK_H
+
+#include "model/model.h"
+
+/* The linear layers of a block, in the order their inputs appear. */
+enum mw_linear {
+    MW_LIN_Q,
+    MW_LIN_K,
+    MW_LIN_V,
+    MW_LIN_O,
+    MW_LIN_GATE,
+    MW_LIN_UP,
+    MW_LIN_DOWN,
+    MW_LIN_COUNT,
+};
+
+/* GGUF name of a linear layer's weight within a block ("attn_q"). */
+const char *mw_linear_name(enum mw_linear lin);
+
+/* Weights of block `index` in f32, GGUF layout ([out][in], rows contiguous).
+ * Optional tensors are NULL when the family has none. */
+typedef struct mw_block {
+    int64_t index;
+    bool global;                /* full attention; else sliding window */
+    float *attn_norm;           /* [n_embd] */
+    float *w[MW_LIN_COUNT];     /* q [n_head*hd][n_embd], k, v [n_head_kv*hd][n_embd],
+                                   o [n_embd][n_head*hd], gate, up [n_ff][n_embd],
+                                   down [n_embd][n_ff] */
+    int64_t rows[MW_LIN_COUNT]; /* out features of each linear */
+    int64_t cols[MW_LIN_COUNT]; /* in features of each linear */
+    float *bq, *bk, *bv;        /* [n_head*hd], [n_head_kv*hd] x2, or NULL */
+    float *q_norm, *k_norm;     /* [hd] or NULL */
+    float *post_attn_norm;      /* [n_embd] or NULL */
+    float *ffn_norm;            /* [n_embd] */
+    float *post_ffn_norm;       /* [n_embd] or NULL */
+    float *mem;                 /* the one allocation behind every pointer above */
+} mw_block;
+
+enum mw_status mw_block_load(const mw_model *m, int64_t index, mw_block *b, mw_err *err);
+void mw_block_free(mw_block *b);
+
+/* Sees the input of every linear layer: x holds n_tokens rows of n_in values.
+ * Layers that share an input (q, k, v; gate, up) are reported once each. */
+typedef struct mw_observer {
+    void (*fn)(void *user, int64_t block, enum mw_linear lin, const float *x, int64_t n_tokens,
+               int64_t n_in);
+    void *user;
+} mw_observer;
+
+/* Activations and buffers of a block forward over n_seq windows of T tokens. */
+typedef struct mw_block_scratch {
+    int64_t n_seq, T;
+    float *xn;        /* [n_seq*T][max(n_embd, ...)] normed input */
+    float *q;         /* [n_seq*T][n_head*hd] */
+    float *k, *v;     /* [n_seq*T][n_head_kv*hd] */
+    float *att;       /* [n_seq*T][n_head*hd] attention output */
+    float *gate, *up; /* [n_seq*T][n_ff] */
+    float *out;       /* [n_seq*T][n_embd] */
+    float *scores;    /* [threads][T] */
+    int n_threads;
+} mw_block_scratch;
+
+enum mw_status mw_block_scratch_init(mw_block_scratch *s, const mw_hparams *hp, int64_t n_seq,
+                                     int64_t T, mw_err *err);
+void mw_block_scratch_free(mw_block_scratch *s);
+
+/* x: [n_seq][T][n_embd], replaced by the block's output. Positions restart at
+ * 0 in every window. */
+void mw_block_forward(const mw_model *m, const mw_block *b, float *x, int64_t n_seq, int64_t T,
+                      mw_block_scratch *s, const mw_observer *obs);
+
+#endif
