@@ -69,9 +69,15 @@ if ((${#missing[@]})); then
     sudo=(sudo)
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq >&2 || die "apt-get update failed"
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-    die "apt-get install failed for: ${missing[*]}"
+  apt_log="$(mktemp)"
+  if ! { "${sudo[@]}" apt-get update -q &&
+         "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+       >"$apt_log" 2>&1; then
+    tail -n 20 "$apt_log" >&2
+    rm -f "$apt_log"
+    die "apt-get could not install: ${missing[*]}"
+  fi
+  rm -f "$apt_log"
 else
   say "Debian packages: all ${#debs[@]} present"
 fi
