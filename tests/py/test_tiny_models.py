@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
+import subprocess
 from pathlib import Path
 
 import gguf
@@ -284,3 +286,39 @@ def test_same_seed_same_bytes(tiny_models, tmp_path):
     other = tmp_path / "other"
     make_tiny(other, "--seed", "1235", "--family", "qwen3")
     assert (other / "qwen3.gguf").read_bytes() != tiny_models.gguf("qwen3").read_bytes()
+
+
+# ---------------------------------------------------------------- llama.cpp
+
+def run_tool(llamacpp_bin: Path, tool: str, *args: str) -> str:
+    r = subprocess.run([str(llamacpp_bin / tool), *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"{tool} failed ({r.returncode}):\n{r.stderr[-3000:]}"
+    return r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_llamacpp_runs_the_tiny_model(tiny_models, llamacpp_bin, fam, tmp_path):
+    """llama.cpp loads every tensor and evaluates the model: names, shapes and
+    metadata are what it expects for the architecture."""
+    rng = np.random.default_rng(5)
+    words = ["the", "and", "of", "na", "ya", "wa", "ku", "der", "la", "é", "mu",
+             "cat", "house", "river", "ni", "ha", "le", "un", "ção"]
+    text = tmp_path / "text.txt"
+    text.write_text(" ".join(rng.choice(words, size=400)) + "\n")
+    out = run_tool(llamacpp_bin, "llama-perplexity", "-m", str(tiny_models.gguf(fam)),
+                   "-f", str(text), "-c", "32", "-b", "32", "-t", "2", "--chunks", "4")
+    chunks = re.findall(r"\[(\d+)\](\d+\.\d+)", out)
+    assert chunks, out[-2000:]
+    assert all(np.isfinite(float(p)) and float(p) > 1 for _, p in chunks)
+
+
+@pytest.mark.parametrize("fam", ["qwen2", "qwen3"])
+def test_llamacpp_tokenizes_like_the_hf_tokenizer(tiny_models, llamacpp_bin, fam):
+    from tokenizers import Tokenizer
+    text = " the and of na ya é ku wa"
+    tok = Tokenizer.from_file(str(tiny_models.hf(fam) / "tokenizer.json"))
+    out = run_tool(llamacpp_bin, "llama-tokenize", "-m", str(tiny_models.gguf(fam)),
+                   "-p", text, "--ids", "--log-disable")
+    ids = json.loads(out.strip().splitlines()[-1])
+    assert ids == tok.encode(text).ids
