@@ -27,7 +27,7 @@ for arg in "$@"; do
     --models) want_models=1 ;;
     --llamacpp) want_llamacpp=1 ;;
     --all) want_models=1; want_llamacpp=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$arg' (try --help)" ;;
   esac
 done
