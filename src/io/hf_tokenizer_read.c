@@ -196,17 +196,24 @@ static enum mw_status set_token(const tj *t, mw_vocab *v, int64_t i, const char 
 
 /* Byte-level merges as GGUF stores them: "a b", a space inside a part written as U+0120. */
 static char *gguf_merge(const char *l, const char *r) {
-    mw_buf b = {0};
-    for (int part = 0; part < 2; part++) {
-        for (const char *p = part ? r : l; *p; p++)
-            if (*p == ' ')
-                mw_buf_put(&b, "\xc4\xa0", 2);
-            else
-                mw_buf_put(&b, p, 1);
-        if (!part) mw_buf_put(&b, " ", 1);
+    size_t nl = strlen(l), nr = strlen(r), spaces = 0;
+    for (const char *p = l; *p; p++)
+        spaces += *p == ' ';
+    for (const char *p = r; *p; p++)
+        spaces += *p == ' ';
+    char *m = malloc(nl + nr + spaces + 2), *o = m;
+    for (int part = 0; m && part < 2; part++) {
+        for (const char *p = part ? r : l; *p; p++) {
+            if (*p == ' ') {
+                memcpy(o, "\xc4\xa0", 2);
+                o += 2;
+            } else {
+                *o++ = *p;
+            }
+        }
+        *o++ = part ? 0 : ' ';
     }
-    if (b.oom) free(b.data);
-    return b.oom ? NULL : b.data;
+    return m;
 }
 
 static enum mw_status build_vocab(tj *t, mw_vocab *v, mw_err *err) {
