@@ -127,8 +127,10 @@ static enum mw_status read_tokens(const mw_gguf *g, mw_vocab *v, mw_err *err) {
     const mw_gguf_kv *kv =
         find_array(g, "tokenizer.ggml.tokens", MW_GGUF_STRING, -1, true, &s, err);
     if (!kv) return s;
-    if ((s = mw_vocab_alloc(v, kv->n > MW_TOK_MAX_TOKENS ? -1 : (int64_t)kv->n, v->spm, err)))
-        return s;
+    if (kv->n > MW_TOK_MAX_TOKENS)
+        return mw_fail(err, MW_ERR_UNSUPPORTED, "a vocabulary of %llu tokens is not supported",
+                       (unsigned long long)kv->n);
+    if ((s = mw_vocab_alloc(v, (int64_t)kv->n, v->spm, err))) return s;
     const mw_str *strs = kv->data;
     for (int64_t i = 0; i < v->n; i++)
         if ((s = copy_text(&strs[i], "token", i, &v->tok[i], err))) return s;
@@ -228,6 +230,7 @@ static enum mw_status set_strings(mw_gguf_writer *w, const char *key, char *cons
 enum mw_status mw_vocab_to_gguf(const mw_vocab *v, mw_gguf_writer *w, mw_err *err) {
     enum mw_status s;
     char key[96];
+    if (v->n < 1) return mw_fail(err, MW_ERR_ARG, "an empty vocabulary cannot be written");
     if ((s = mw_gguf_writer_set_str(w, "tokenizer.ggml.model", v->spm ? "llama" : "gpt2", err)))
         return s;
     if (v->pre[0] && (s = mw_gguf_writer_set_str(w, "tokenizer.ggml.pre", v->pre, err))) return s;
