@@ -7,7 +7,8 @@ if(TEST py.test_hf_tokenizer)
   set_property(TEST py.test_hf_tokenizer APPEND PROPERTY ENVIRONMENT
                "MWANDA_TOK_TOOL=$<TARGET_FILE:mw-tok-tool>")
 endif()
-# The fuzz target reads the internal header.
+# The fuzz target reads the internal header and uses POSIX strdup.
 if(TARGET fuzz_spm_model)
   target_include_directories(fuzz_spm_model PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_compile_definitions(fuzz_spm_model PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
 endif()
