@@ -3,6 +3,7 @@
 
 #include "core/err.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,12 @@ static enum mw_status read_file(const char *path, mw_buf *b, mw_err *err) {
 static enum mw_status pad_vocab(mw_vocab *v, const json_t *config, float score, mw_err *err) {
     const json_t *n = json_object_get(config, "vocab_size");
     if (!n) n = json_object_get(json_object_get(config, "text_config"), "vocab_size");
-    if (!json_is_integer(n) || json_integer_value(n) <= v->n) return MW_OK;
-    int64_t total = json_integer_value(n);
-    if (total > MW_TOK_MAX_TOKENS)
-        return mw_fail(err, MW_ERR_FORMAT, "config.json: vocab_size is too large");
+    /* a real when the file held a number too large for int64 somewhere */
+    double d = json_number_value(n);
+    if (!json_is_number(n) || d <= (double)v->n) return MW_OK;
+    if (d > MW_TOK_MAX_TOKENS || d != floor(d))
+        return mw_fail(err, MW_ERR_FORMAT, "config.json: vocab_size is not a usable size");
+    int64_t total = (int64_t)d;
     char **tok = realloc(v->tok, (size_t)total * sizeof *tok);
     if (tok) v->tok = tok;
     int32_t *type = realloc(v->type, (size_t)total * sizeof *type);

@@ -1,5 +1,24 @@
 /* Tokenizers between GGUF metadata (tokenizer.ggml.*) and the tokenizer files of a
- * Hugging Face folder (tokenizer.json, tokenizer_config.json, tokenizer.model). */
+ * Hugging Face folder (tokenizer.json, tokenizer_config.json, tokenizer.model).
+ *
+ * GGUF -> HF. SentencePiece vocabularies ("llama") get a tokenizer.model holding every
+ * piece, score and type bit for bit, and a tokenizer.json BPE model with byte fallback
+ * whose merges are derived from the scores as transformers does it (every split of a
+ * token into two tokens, ranked by the token's score, control and user-defined tokens
+ * ranked as SentencePiece scores them: 0). Byte-level vocabularies ("gpt2") get a
+ * tokenizer.json with the GGUF's merges and the pre-tokenizer llama.cpp applies for
+ * tokenizer.ggml.pre. tokenizer_config.json lists control (special) and user-defined
+ * tokens, the special tokens, add_bos/eos/sep, the chat template, and two keys of ours for
+ * what Hugging Face files cannot hold: "mwanda.gguf.pre", "mwanda.gguf.add_space_prefix".
+ *
+ * HF -> GGUF follows llama.cpp's convert_hf_to_gguf.py: tokenizer.model when present,
+ * else tokenizer.json (byte-level BPE -> "gpt2" with merges; BPE with byte fallback ->
+ * "llama", where llama.cpp itself would write "gpt2", with scores from the merge ranks,
+ * see mw_spm_scores_from_merges). tokenizer.ggml.pre is our key when present, else
+ * recognised from the pre-tokenizer's regexes (Llama 3 -> llama-bpe, Qwen 2 -> qwen2,
+ * GPT-2's -> gpt-2, single digits + GPT-2's -> smollm, or starcoder/refact for those
+ * architectures: llama.cpp splits alike for all three), else from the architecture
+ * (qwen2/qwen3 -> qwen2, llama -> llama-bpe). */
 #ifndef MW_IO_HF_TOKENIZER_H
 #define MW_IO_HF_TOKENIZER_H
 

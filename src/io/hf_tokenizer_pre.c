@@ -107,6 +107,10 @@ static const char *split_regex(const json_t *j) {
 
 const char *mw_pre_from_json(const json_t *pre, const char *arch) {
     if (is_byte_level(pre, true)) return "gpt-2";
+    json_t *def = default_pre();
+    bool is_default = json_equal(def, (json_t *)pre);
+    json_decref(def);
+    if (is_default) return "default";
     const json_t *list = json_object_get(pre, "pretokenizers");
     if (!is_type(pre, "Sequence") || json_array_size(list) != 2) return "";
     const json_t *a = json_array_get(list, 0), *b = json_array_get(list, 1);

@@ -121,7 +121,8 @@ static enum mw_status pipeline(const mw_vocab *v, char *const *texts, json_t **o
                          "pre_tokenizer", "post_processor", template_processing(v, texts),
                          "decoder", spm_decoder(prefix));
     } else {
-        json_t *pre = mw_pre_tokenizer_json(v->pre[0] ? v->pre : "gpt-2", &nfc, ignore_merges);
+        /* llama.cpp uses its default regexes when the GGUF names none */
+        json_t *pre = mw_pre_tokenizer_json(v->pre[0] ? v->pre : "default", &nfc, ignore_merges);
         if (!pre)
             return mw_fail(err, MW_ERR_UNSUPPORTED,
                            "pre-tokenizer '%s' is not supported (gpt-2, smollm, starcoder, "

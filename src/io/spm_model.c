@@ -64,7 +64,10 @@ enum mw_status mw_spm_write(const mw_vocab *v, mw_buf *out, mw_err *err) {
     for (int64_t i = 0; i < v->n; i++) {
         char *text =
             v->type[i] == MW_TOK_USER_DEFINED ? mw_tok_swap_space(v->tok[i], false) : v->tok[i];
-        if (!text) break;
+        if (!text) {
+            out->oom = true;
+            break;
+        }
         int type = v->type[i];
         /* SentencePiece needs its unknown piece typed UNKNOWN; llama.cpp's converter turns
          * it into a control token when tokenizer_config.json lists it as special. */
