@@ -188,6 +188,12 @@ def test_inspect_reads_what_gguf_py_wrote(tiny):
     assert got["architecture"] == "llama" and got["gguf_version"] == 3
     print(f"inspect: {len(tensors)} tensors with gguf-py's names, types, shapes and sizes")
 
+    text = mwanda("inspect", tiny, "--metadata").stdout
+    for key in ref:
+        assert f"  {key} " in text, key
+    assert "18446744073709551615" in text and "-9223372036854775808" in text
+    assert "[string x 4]" in text and '"a"' in text  # a NUL ends a string in the listing
+
 
 def check_layout(path: Path) -> int:
     """Offsets aligned and contiguous in info order; returns the alignment."""
