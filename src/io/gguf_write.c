@@ -112,7 +112,7 @@ static bool copy_value(mw_gguf_kv *dst, const mw_gguf_kv *src) {
     size_t bytes = (size_t)n * mw_gguf_vtype_size(src->elem_type);
     void *d = malloc(bytes ? bytes : 1);
     if (!d) return false;
-    memcpy(d, src->data, bytes);
+    if (bytes) memcpy(d, src->data, bytes);
     dst->data = d;
     return true;
 }
