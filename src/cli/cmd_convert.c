@@ -32,7 +32,7 @@ static bool parse_size(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || v < 0 || errno) return false;
+    if (end == s || !(v >= 0) || errno) return false; /* NaN too */
     double mult = 1;
     switch (toupper((unsigned char)*end)) {
     case 0:
@@ -88,7 +88,12 @@ int cmd_convert(int argc, char **argv) {
             fputs(USAGE, stdout);
             return CLI_OK;
         case '?':
-            if (optopt) return cli_usage_error("convert", "option -%c needs a value", optopt);
+            /* getopt sets optopt for a missing value and for an unknown
+             * short option alike */
+            if (optopt == 't' || optopt == 's')
+                return cli_usage_error("convert", "option --%s needs a value",
+                                       optopt == 't' ? "type" : "shard-size");
+            if (optopt) return cli_usage_error("convert", "unknown option '-%c'", optopt);
             return cli_usage_error("convert", "unknown option '%s'", argv[optind - 1]);
         default:
             return cli_usage_error("convert", "unknown option");

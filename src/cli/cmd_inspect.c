@@ -59,6 +59,8 @@ static void print_value(const mw_gguf_kv *kv) {
         printf("\"%.60s%s\"", s, strlen(s) > 60 ? "..." : "");
     else if (kv->type == MW_GGUF_BOOL)
         printf("%s", *(const uint8_t *)kv->data ? "true" : "false");
+    else if (kv->type == MW_GGUF_UINT64)
+        printf("%llu", (unsigned long long)*(const uint64_t *)kv->data);
     else if (kv->type != MW_GGUF_FLOAT32 && kv->type != MW_GGUF_FLOAT64 && mw_gguf_kv_int(kv, &i))
         printf("%lld", (long long)i);
     else if (mw_gguf_kv_float(kv, &f))
@@ -121,9 +123,16 @@ static json_t *hparams_json(const mw_hparams *hp) {
     return o;
 }
 
-/* Scalars by value; arrays by element type and length. */
+static const char *u64_text(uint64_t v, char buf[32]) {
+    snprintf(buf, 32, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+/* Scalars by value (a uint64 beyond a JSON integer as its decimal text);
+ * arrays by element type and length. */
 static json_t *metadata_json(const mw_gguf *g) {
     json_t *o = json_object();
+    char buf[32];
     for (int64_t i = 0; i < mw_gguf_n_kv(g); i++) {
         const mw_gguf_kv *kv = mw_gguf_kv_at(g, i);
         int64_t iv;
@@ -137,6 +146,8 @@ static json_t *metadata_json(const mw_gguf *g) {
             v = json_stringn(s, ((const mw_str *)kv->data)->len);
         else if (kv->type == MW_GGUF_BOOL)
             v = json_boolean(*(const uint8_t *)kv->data);
+        else if (kv->type == MW_GGUF_UINT64 && !mw_gguf_kv_int(kv, &iv))
+            v = json_string(u64_text(*(const uint64_t *)kv->data, buf));
         else if (kv->type != MW_GGUF_FLOAT32 && kv->type != MW_GGUF_FLOAT64 &&
                  mw_gguf_kv_int(kv, &iv))
             v = json_integer(iv);

@@ -74,6 +74,10 @@ bool mw_gguf_kv_float(const mw_gguf_kv *kv, double *out) {
         *out = *(const double *)kv->data;
         return true;
     }
+    if (kv->type == MW_GGUF_UINT64) { /* beyond INT64_MAX too */
+        *out = (double)*(const uint64_t *)kv->data;
+        return true;
+    }
     int64_t i;
     if (kv->type == MW_GGUF_BOOL || !mw_gguf_kv_int(kv, &i)) return false;
     *out = (double)i;

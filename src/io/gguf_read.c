@@ -285,12 +285,21 @@ static enum mw_status place_tensors(mw_gguf *g, mw_err *err) {
     for (int64_t i = 0; i < g->n_tensors; i++)
         order[i] = (struct span){g->offsets[i], i};
     qsort(order, (size_t)g->n_tensors, sizeof *order, cmp_span);
+    /* by start offset, each tensor must begin at or after the furthest end
+     * reached so far; empty tensors may sit anywhere */
     enum mw_status s = MW_OK;
-    for (int64_t k = 1; k < g->n_tensors && !s; k++) {
-        const mw_tensor *a = &g->tensors[order[k - 1].index], *b = &g->tensors[order[k].index];
-        /* empty tensors may share an offset with their neighbour */
-        if (a->n_bytes && b->n_bytes && order[k - 1].begin + a->n_bytes > order[k].begin)
-            s = mw_fail(err, MW_ERR_FORMAT, "GGUF tensors '%s' and '%s' overlap", a->name, b->name);
+    const mw_tensor *furthest = NULL;
+    uint64_t end = 0;
+    for (int64_t k = 0; k < g->n_tensors && !s; k++) {
+        const mw_tensor *t = &g->tensors[order[k].index];
+        if (t->n_bytes == 0) continue;
+        if (furthest && order[k].begin < end)
+            s = mw_fail(err, MW_ERR_FORMAT, "GGUF tensors '%s' and '%s' overlap", furthest->name,
+                        t->name);
+        if (!furthest || order[k].begin + t->n_bytes > end) {
+            furthest = t;
+            end = order[k].begin + t->n_bytes;
+        }
     }
     free(order);
     return s;

@@ -4,6 +4,7 @@
  * and renamed into place only when complete. */
 #include "core/err.h"
 #include "core/outfile.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ static int64_t find_kv(const mw_gguf_writer *w, const char *key) {
 }
 
 bool mw_gguf_writer_remove_kv(mw_gguf_writer *w, const char *key) {
+    if (w->header_written) return false; /* the metadata is on disk already */
     int64_t i = find_kv(w, key);
     if (i < 0) return false;
     free_kv_data(&w->kv[i].kv);
@@ -110,7 +112,7 @@ static bool copy_value(mw_gguf_kv *dst, const mw_gguf_kv *src) {
     size_t bytes = (size_t)n * mw_gguf_vtype_size(src->elem_type);
     void *d = malloc(bytes ? bytes : 1);
     if (!d) return false;
-    memcpy(d, src->data, bytes);
+    if (bytes) memcpy(d, src->data, bytes);
     dst->data = d;
     return true;
 }
@@ -124,6 +126,9 @@ enum mw_status mw_gguf_writer_set_kv(mw_gguf_writer *w, const mw_gguf_kv *kv, mw
         return mw_fail(err, MW_ERR_ARG, "GGUF writer: key '%s' has an invalid value type", kv->key);
     if (!kv->key[0] || strlen(kv->key) >= 65536)
         return mw_fail(err, MW_ERR_ARG, "GGUF writer: invalid key");
+    /* what readers (ours included) refuse */
+    if (!mw_utf8_valid(kv->key, strlen(kv->key)))
+        return mw_fail(err, MW_ERR_ARG, "GGUF writer: key '%.40s' is not valid UTF-8", kv->key);
     mw_gguf_kv copy = {.type = kv->type, .elem_type = kv->elem_type, .n = kv->n};
     copy.key = strdup(kv->key);
     if (!copy.key || !copy_value(&copy, kv)) {
@@ -200,6 +205,8 @@ enum mw_status mw_gguf_writer_add_tensor(mw_gguf_writer *w, const char *name, en
     if (len == 0 || len >= GGUF_MAX_NAME)
         return mw_fail(err, MW_ERR_ARG, "tensor name '%s' is %zu bytes; GGUF allows 1 to %d", name,
                        len, GGUF_MAX_NAME - 1);
+    if (!mw_utf8_valid(name, len))
+        return mw_fail(err, MW_ERR_ARG, "GGUF writer: tensor name '%s' is not valid UTF-8", name);
     if (n_dims == 0 || n_dims > MW_MAX_DIMS || !mw_type_name(type))
         return mw_fail(err, MW_ERR_ARG, "GGUF writer: tensor '%s' has an invalid type or rank",
                        name);

@@ -48,11 +48,33 @@ static enum mw_status read_head_kv(const mw_gguf *g, const char *arch, mw_hparam
                    arch);
 }
 
+/* Limits that keep derived sizes (heads x head_dim, one name per block) sane;
+ * block indices past 100000 are not parsed from tensor names anyway. */
+#define MAX_LAYERS 100000
+#define MAX_SIZE   (1ll << 40)
+
+static enum mw_status check_sizes(const char *arch, mw_hparams *hp, bool has_key_length,
+                                  mw_err *err) {
+    if (hp->n_layer > MAX_LAYERS)
+        return mw_fail(err, MW_ERR_FORMAT, "GGUF key %s.block_count %lld is more than %d", arch,
+                       (long long)hp->n_layer, MAX_LAYERS);
+    if (!has_key_length && hp->n_embd % hp->n_head != 0)
+        return mw_fail(err, MW_ERR_FORMAT,
+                       "GGUF key %s.embedding_length %lld is not a multiple of the head count "
+                       "%lld, and there is no %s.attention.key_length",
+                       arch, (long long)hp->n_embd, (long long)hp->n_head, arch);
+    if (hp->head_dim > MAX_SIZE / hp->n_head)
+        return mw_fail(err, MW_ERR_FORMAT, "GGUF: %s head count x key length is too large", arch);
+    return MW_OK;
+}
+
 enum mw_status mw_hparams_from_gguf(const mw_gguf *g, mw_hparams *hp, const mw_arch **arch,
                                     mw_err *err) {
     memset(hp, 0, sizeof *hp);
-    const char *name = mw_gguf_kv_str(mw_gguf_find_kv(g, "general.architecture"));
-    if (!name) return mw_fail(err, MW_ERR_NOT_FOUND, "missing GGUF key general.architecture");
+    const mw_gguf_kv *arch_name = mw_gguf_find_kv(g, "general.architecture");
+    if (!arch_name) return mw_fail(err, MW_ERR_NOT_FOUND, "missing GGUF key general.architecture");
+    const char *name = mw_gguf_kv_str(arch_name);
+    if (!name) return mw_fail(err, MW_ERR_FORMAT, "GGUF key general.architecture must be a string");
     const mw_arch *a = mw_arch_find(name);
     if (!a)
         return mw_fail(err, MW_ERR_UNSUPPORTED,
@@ -68,9 +90,10 @@ enum mw_status mw_hparams_from_gguf(const mw_gguf *g, mw_hparams *hp, const mw_a
         (s = read_head_kv(g, name, hp, err)))
         return s;
     hp->head_dim = hp->n_embd / hp->n_head;
-    if (arch_kv(g, name, "attention.key_length") &&
-        (s = need_int(g, name, "attention.key_length", &hp->head_dim, err)))
+    bool has_key_length = arch_kv(g, name, "attention.key_length") != NULL;
+    if (has_key_length && (s = need_int(g, name, "attention.key_length", &hp->head_dim, err)))
         return s;
+    if ((s = check_sizes(name, hp, has_key_length, err))) return s;
     if ((s = opt_float(g, name, "attention.layer_norm_rms_epsilon", &hp->norm_eps, 1e-5, err)) ||
         (s = opt_float(g, name, "rope.freq_base", &hp->rope_base, 10000.0, err)))
         return s;

@@ -38,6 +38,11 @@ static enum mw_status get_float(const json_t *c, const char *key, double *out, m
     return MW_OK;
 }
 
+/* Limits that keep derived sizes (heads x head_dim, one name per block) sane;
+ * block indices past 100000 are not parsed from tensor names anyway. */
+#define MAX_LAYERS 100000
+#define MAX_SIZE   (1ll << 40)
+
 static enum mw_status read_sizes(const json_t *c, mw_hparams *hp, mw_err *err) {
     enum mw_status s;
     hp->n_ctx_train = 2048;
@@ -48,11 +53,25 @@ static enum mw_status read_sizes(const json_t *c, mw_hparams *hp, mw_err *err) {
         (s = get_int(c, "intermediate_size", &hp->n_ff, true, err)) ||
         (s = get_int(c, "max_position_embeddings", &hp->n_ctx_train, false, err)))
         return s;
+    if (hp->n_layer > MAX_LAYERS)
+        return mw_fail(err, MW_ERR_FORMAT, "config.json \"num_hidden_layers\" %lld is more than %d",
+                       (long long)hp->n_layer, MAX_LAYERS);
     hp->n_head_kv = hp->n_head;
-    hp->head_dim = hp->n_embd / hp->n_head;
+    hp->head_dim = 0;
     if ((s = get_int(c, "num_key_value_heads", &hp->n_head_kv, false, err)) ||
         (s = get_int(c, "head_dim", &hp->head_dim, false, err)))
         return s;
+    if (hp->head_dim == 0) {
+        if (hp->n_embd % hp->n_head != 0)
+            return mw_fail(err, MW_ERR_FORMAT,
+                           "config.json: hidden_size %lld is not a multiple of "
+                           "num_attention_heads %lld, and there is no head_dim",
+                           (long long)hp->n_embd, (long long)hp->n_head);
+        hp->head_dim = hp->n_embd / hp->n_head;
+    }
+    if (hp->head_dim > MAX_SIZE / hp->n_head)
+        return mw_fail(err, MW_ERR_FORMAT,
+                       "config.json: num_attention_heads x head_dim is too large");
     if (hp->n_head % hp->n_head_kv != 0)
         return mw_fail(err, MW_ERR_FORMAT,
                        "config.json: num_key_value_heads must divide num_attention_heads");
@@ -63,8 +82,11 @@ enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_
                                       mw_err *err) {
     memset(hp, 0, sizeof *hp);
     if (!json_is_object(c)) return mw_fail(err, MW_ERR_FORMAT, "config.json is not an object");
-    const char *type = json_string_value(json_object_get(c, "model_type"));
-    if (!type) return mw_fail(err, MW_ERR_NOT_FOUND, "config.json has no \"model_type\"");
+    const json_t *mt = json_object_get(c, "model_type");
+    if (!mt || json_is_null(mt))
+        return mw_fail(err, MW_ERR_NOT_FOUND, "config.json has no \"model_type\"");
+    const char *type = json_string_value(mt);
+    if (!type) return mw_fail(err, MW_ERR_FORMAT, "config.json \"model_type\" must be a string");
     const mw_arch *a = mw_arch_find_hf(type);
     if (!a)
         return mw_fail(err, MW_ERR_UNSUPPORTED,
@@ -79,8 +101,11 @@ enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_
         (s = get_float(c, "rope_theta", &hp->rope_base, err)))
         return s;
     const json_t *tie = json_object_get(c, "tie_word_embeddings");
-    /* transformers' default is tied */
-    hp->tied_output = !tie || json_is_true(tie);
+    /* transformers' default is tied; null is "not set", as for other keys */
+    if (tie && !json_is_null(tie) && !json_is_boolean(tie))
+        return mw_fail(err, MW_ERR_FORMAT,
+                       "config.json \"tie_word_embeddings\" must be true or false");
+    hp->tied_output = !tie || json_is_null(tie) || json_is_true(tie);
     if (a->swa_pattern) {
         hp->swa_pattern = a->swa_pattern;
         hp->rope_base_local = a->rope_base_local;
