@@ -2,7 +2,7 @@
 """Write tiny synthetic models for mwanda's tests.
 
     python scripts/make_tiny_models.py OUTDIR [--seed S] [--type f32|f16|bf16]
-                                              [--family NAME ...]
+                                              [--family NAME ...] [--sliding-window N]
 
 For each of four families -- llama, qwen2, qwen3, gemma3 -- it writes, from
 one set of seeded random weights:
@@ -21,7 +21,8 @@ Shapes: hidden 64, FFN 128, 4 query heads of dimension 16, 2 KV heads, 2
 blocks, a vocabulary of 300 tokens. gemma3 has 6 blocks (5 sliding-window
 layers and one global one, the pattern llama.cpp assumes for Gemma 3), one KV
 head, and a head dimension of 32, which is not hidden/heads, as in the real
-Gemma 3. Tied output: qwen2 and gemma3 (no output.weight / lm_head.weight);
+Gemma 3; its sliding window is 32 tokens (--sliding-window changes it, so
+that short test sequences reach past it). Tied output: qwen2 and gemma3 (no output.weight / lm_head.weight);
 llama and qwen3 have their own output matrix. qwen2 has Q/K/V biases; qwen3
 and gemma3 have Q/K norms; qwen2 writes no key_length (the reader must fall
 back to hidden/heads); gemma3 has the four-norm "sandwich" block.
@@ -446,8 +447,10 @@ def write_hf_tokenizer(folder: Path, voc: dict, n_ctx: int) -> None:
     }, indent=2) + "\n")
 
 
-def make_family(out: Path, fam: str, seed: int, ttype: str) -> dict:
+def make_family(out: Path, fam: str, seed: int, ttype: str, window: int | None = None) -> dict:
     c = CONFIGS[fam]
+    if window and c["sliding_window"]:
+        c = dict(c, sliding_window=window)
     rng = np.random.default_rng([seed, FAMILIES.index(fam)])
     master = draw_weights(c, rng)
     hf = {k: in_type(v, ttype) for k, v in master.items()}
@@ -479,11 +482,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--type", choices=["f32", "f16", "bf16"], default="f32")
     ap.add_argument("--family", action="append", choices=FAMILIES,
                     help="only this family (may be repeated; default: all)")
+    ap.add_argument("--sliding-window", type=int, metavar="N",
+                    help="attention window of gemma3's local blocks (default 32); the "
+                         "weights do not depend on it")
     a = ap.parse_args(argv)
+    if a.sliding_window is not None and a.sliding_window < 1:
+        ap.error("--sliding-window must be at least 1")
     a.outdir.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": a.seed, "type": a.type, "families": {}}
     for fam in a.family or FAMILIES:
-        manifest["families"][fam] = make_family(a.outdir, fam, a.seed, a.type)
+        manifest["families"][fam] = make_family(a.outdir, fam, a.seed, a.type,
+                                                    a.sliding_window)
         print(a.outdir / f"{fam}.gguf")
     (a.outdir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return 0
