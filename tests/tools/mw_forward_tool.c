@@ -3,7 +3,7 @@
  * them with a numpy reference and with llama.cpp.
  *
  *   mw-forward-tool MODEL WINDOWS [--hidden] [--full] [--top K]
- *                   [--positions P,P,...] [--threads N]
+ *                   [--positions P,P,...] [--first P] [--threads N]
  *
  * WINDOWS is a text file with one window per line: token ids separated by
  * spaces. Position t of a window predicts token t + 1; positions restart at
@@ -11,8 +11,9 @@
  * together (one batch), so batching is exercised too.
  *
  * Output: {"windows": [{"tokens": [...], "nll": [...], ...}, ...]} with
- *   nll        -log p(token t+1) at t = 0 .. T-2, from mw_head_nll (the
- *              chunked head the evaluation uses)
+ *   nll        -log p(token t+1) at t = first .. T-2 (--first, default 0),
+ *              from mw_head_nll (the chunked head the evaluation uses); the
+ *              head runs on those positions only
  *   hidden     (--hidden) [n_layer + 1][T]: L2 norm of the residual stream
  *              after the embedding and after every block
  *   at         (--full or --top K) {"t": {"target": log p(token t+1),
@@ -48,6 +49,7 @@ typedef struct window {
 typedef struct opts {
     bool hidden, full;
     int top;
+    int64_t first;
     bool *at; /* positions asked for, indexed by t; NULL = all */
     int64_t max_pos;
 } opts;
@@ -236,12 +238,15 @@ int main(int argc, char **argv) {
             o.top = atoi(argv[++i]);
         else if (strcmp(argv[i], "--positions") == 0 && i + 1 < argc)
             parse_positions(argv[++i], &o);
+        else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc)
+            o.first = atol(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             omp_set_num_threads(atoi(argv[++i]));
         else
             die("unknown option", NULL);
     }
     if (o.top < 0 || o.top > 1000) die("--top must be 0 to 1000", NULL);
+    if (o.first < 0) die("--first must be 0 or more", NULL);
     static window w[MAX_WINDOWS];
     int n = read_windows(argv[2], w);
     mw_err err = {{0}};
@@ -275,13 +280,16 @@ int main(int argc, char **argv) {
         int64_t T = w[i].T;
         float *x = xmalloc((size_t)(T * E) * sizeof(float));
         memcpy(x, final[i], (size_t)(T * E) * sizeof(float));
-        if (mw_head_nll(m, x, T - 1, w[i].tok + 1, w[i].nll, &err)) die("output head", &err);
+        int64_t first = o.first < T - 1 ? o.first : T - 1;
+        if (first < T - 1 &&
+            mw_head_nll(m, x + first * E, T - 1 - first, w[i].tok + 1 + first, w[i].nll, &err))
+            die("output head", &err);
         free(x);
         printf("%s\n{\"tokens\": [", i ? "," : "");
         for (int64_t t = 0; t < T; t++)
             printf("%s%d", t ? ", " : "", w[i].tok[t]);
-        printf("], \"nll\": ");
-        print_doubles(w[i].nll, T - 1);
+        printf("], \"first\": %lld, \"nll\": ", (long long)first);
+        print_doubles(w[i].nll, T - 1 - first);
         if (o.hidden) {
             printf(", \"hidden\": [");
             for (int64_t b = 0; b <= hp->n_layer; b++) {
