@@ -90,7 +90,8 @@ def dump(obj: dict) -> str:
         lines.append(f'   "nll": {json.dumps(w["nll"])},')
         lines.append('   "hidden_norms": [')
         hn = w["hidden_norms"]
-        lines += [f"    {json.dumps(h)}" + ("," if j + 1 < len(hn) else "") for j, h in enumerate(hn)]
+        lines += [f"    {json.dumps(h)}" + ("," if j + 1 < len(hn) else "")
+                  for j, h in enumerate(hn)]
         lines.append("   ],")
         lp = list(w["logprobs"].items())
         lines.append('   "logprobs": {' + ("" if lp else "}"))

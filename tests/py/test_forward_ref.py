@@ -110,7 +110,8 @@ def test_against_golden(fam, fmt, forward_tool, models, tmp_path):
         tgt = [ow["at"][str(t)]["target"] for t in range(len(gw["tokens"]) - 1)]
         d_self = max(d_self, np.abs(np.array(tgt) + ow["nll"]).max())
     ok = "OK" if max(d_nll, d_lp) < LOGPROB_TOL and d_hid < HIDDEN_REL_TOL else "FAIL"
-    print(f"{fam} ({fmt}) vs golden: {ok}, nll maxdiff = {d_nll:.2e}, log-prob maxdiff = {d_lp:.2e}, "
+    print(f"{fam} ({fmt}) vs golden: {ok}, nll maxdiff = {d_nll:.2e}, "
+          f"log-prob maxdiff = {d_lp:.2e}, "
           f"hidden-norm max rel diff = {d_hid:.2e}, head vs full softmax = {d_self:.2e}")
     assert d_nll < LOGPROB_TOL and d_lp < LOGPROB_TOL
     assert d_hid < HIDDEN_REL_TOL
