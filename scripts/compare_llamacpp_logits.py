@@ -8,9 +8,11 @@
     compare_llamacpp_logits.py golden [--ctx N] [MODEL ...]
         llama.cpp's log-probs for every excerpt -> tests/data/forward/
         llamacpp-<model>.json (what tests/py/test_forward_llamacpp.py reads)
-    compare_llamacpp_logits.py compare [--ctx N] [MODEL ...]
+    compare_llamacpp_logits.py compare [--ctx N] [--f64] [MODEL ...]
         mwanda against live llama.cpp: max and mean |difference| of the
-        log-prob of every scored token, per model and language
+        log-prob of every scored token, per model and language; with --f64
+        both also against scripts/ref_forward.py (float64) on the model
+        converted to a Hugging Face folder, to tell which side is off
     compare_llamacpp_logits.py perplexity [--ctx N] [--chunks K] [MODEL ...]
         `mwanda eval --llamacpp-windows` against llama-perplexity on all the
         excerpts in one file
@@ -254,6 +256,24 @@ def cmd_compare(a, tmp: Path) -> None:
         wins = [gl["tokens"] for gl in g["languages"].values()]
         mine = mwanda_windows(tool, f32, wins, g["first"], [g["first"], a.ctx - 2], tmp)
         print(summary(Path(name).stem, compare_golden(g, mine)), flush=True)
+        if a.f64:
+            against_f64(mwanda, f32, g, mine, tmp)
+
+
+def against_f64(mwanda: Path, f32: Path, g: dict, mine: list[dict], tmp: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from ref_forward import RefModel
+    folder = tmp / f"{f32.stem}-hf"
+    if not folder.is_dir():
+        run([mwanda, "convert", f32, folder])
+    ref, first = RefModel(folder), g["first"]
+    for (lang, gl), w in zip(g["languages"].items(), mine):
+        toks = gl["tokens"]
+        lp = ref.forward(toks)["logprobs"]
+        want = lp[np.arange(first, len(toks) - 1), toks[first + 1:]]
+        cpp = np.array([np.nan if v is None else v for v in gl["target_logprobs"]])
+        print(f"  {lang}: |mwanda - f64| max {np.abs(-np.array(w['nll']) - want).max():.2e}, "
+              f"|llama.cpp - f64| max {np.nanmax(np.abs(cpp - want)):.2e}", flush=True)
 
 
 def cmd_perplexity(a, tmp: Path) -> None:
@@ -292,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--ctx", type=int, default=128 if name == "perplexity" else DEFAULT_CTX)
         if name == "perplexity":
             s.add_argument("--chunks", type=int, default=4)
+        if name == "compare":
+            s.add_argument("--f64", action="store_true",
+                           help="also compare both with the float64 numpy reference")
     a = ap.parse_args(argv)
     if a.cmd == "extract":
         extract(a.tgz, a.out)
