@@ -200,8 +200,11 @@ def mwanda_windows(tool: Path, model: Path, windows: list[list[int]], first: int
     return json.loads(out)["windows"]
 
 
-def compare_golden(g: dict, mine: list[dict]) -> dict:
-    """Differences of mwanda's results from a golden dict, per language."""
+def compare_golden(g: dict, mine: list[dict], rank_tol: float = 0.02) -> dict:
+    """Differences of mwanda's results from a golden dict, per language.
+    same_top3: llama.cpp's three likeliest tokens are among mwanda's top K,
+    and mwanda ranks its first three as llama.cpp's log-probs do (up to
+    rank_tol, so that near-ties may swap)."""
     res = {}
     for (lang, gl), w in zip(g["languages"].items(), mine):
         assert w["tokens"] == gl["tokens"] and w["first"] == g["first"]
@@ -212,8 +215,12 @@ def compare_golden(g: dict, mine: list[dict]) -> dict:
         top_d, same_top = 0.0, True
         for t, pairs in gl["top"].items():
             mine_top = w["at"][t]["top"]
-            same_top &= [p[0] for p in pairs[:3]] == [p[0] for p in mine_top[:3]]
             lp_mine = dict((int(i), v) for i, v in mine_top)
+            theirs = dict((int(i), v) for i, v in pairs)
+            same_top &= all(i in lp_mine for i, _ in pairs[:3])
+            for (a, _), (b, _) in zip(mine_top[:2], mine_top[1:3]):
+                same_top &= a in theirs and (b not in theirs or
+                                             theirs[a] >= theirs[b] - rank_tol)
             for i, v in pairs:
                 if i in lp_mine:
                     top_d = max(top_d, abs(lp_mine[i] - v))
@@ -229,7 +236,8 @@ def summary(name: str, res: dict) -> str:
     per = ", ".join(f"{k} {r['max']:.1e}" for k, r in res.items())
     return (f"{name}: {n} target log-probs, max |diff| {allmax:.2e}, mean {mean:.2e} "
             f"({per}); top-{TOP_K} max |diff| {max(r['top_max'] for r in res.values()):.2e}, "
-            f"same top-3 everywhere: {all(r['same_top3'] for r in res.values())}")
+            f"same top-3 everywhere (near-ties aside): "
+            f"{all(r['same_top3'] for r in res.values())}")
 
 # ---------------------------------------------------------------- commands
 
