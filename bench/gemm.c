@@ -1,7 +1,10 @@
 /* mw-gemm-bench: the own gemm against OpenBLAS and BLIS on the shapes of
  * the forward pass, in one process, repetitions interleaved (each round
  * runs every backend once, in a rotating order) so that a busy moment of
- * the machine hurts all of them alike; reports medians.
+ * the machine hurts all of them alike; reports medians. Backends: own
+ * (mw_gemm_*_own), openblas and blis as MW_GEMM uses them (one thread per
+ * call on mw_gemm_grid's blocks), openblas-mt and blis-mt (the libraries'
+ * own threading, not deterministic); each library only if installed.
  *
  *   mw-gemm-bench [--reps N] [--threads T] [--quick] [--only BACKEND]
  *                 [--path v128|v256|v512] [--shape M,N,K[,nn]]...
@@ -80,22 +83,53 @@ static void own(const struct shape *s, const float *A, const float *B, float *C)
         mw_gemm_nt_own(s->M, s->N, s->K, A, s->K, B, s->K, C, s->N, false);
 }
 
+/* The libraries as the MW_GEMM backends use them (gemm_blas.c): one thread
+ * each, on mw_gemm_grid's blocks, in our OpenMP threads; "-mt": their own
+ * threading, which gives results that depend on the thread count. */
 #if defined(BENCH_OPENBLAS)
+static void openblas_one(bool nn, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, nn ? CblasNoTrans : CblasTrans, (blasint)M, (blasint)N,
+                (blasint)K, 1.0f, A, (blasint)lda, B, (blasint)ldb, accumulate ? 1.0f : 0.0f, C,
+                (blasint)ldc);
+}
+
 static void openblas(const struct shape *s, const float *A, const float *B, float *C) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, s->nn ? CblasNoTrans : CblasTrans, (blasint)s->M,
-                (blasint)s->N, (blasint)s->K, 1.0f, A, (blasint)s->K, B,
-                (blasint)(s->nn ? s->N : s->K), 0.0f, C, (blasint)s->N);
+    openblas_set_num_threads(1);
+    mw_gemm_grid(openblas_one, s->nn, s->M, s->N, s->K, A, s->K, B, s->nn ? s->N : s->K, C, s->N,
+                 false);
+}
+
+static void openblas_mt(const struct shape *s, const float *A, const float *B, float *C) {
+    openblas_set_num_threads(bench_threads);
+    openblas_one(s->nn, s->M, s->N, s->K, A, s->K, B, s->nn ? s->N : s->K, C, s->N, false);
 }
 #endif
 
 #if defined(BENCH_BLIS)
-static void blis(const struct shape *s, const float *A, const float *B, float *C) {
-    float one = 1.0f, zero = 0.0f;
+static void blis_call(int threads, bool nn, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                      bool accumulate) {
+    float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(bench_threads, &rntm);
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, s->nn ? BLIS_NO_TRANSPOSE : BLIS_TRANSPOSE, s->M, s->N, s->K,
-                 &one, (float *)A, s->K, 1, (float *)B, s->nn ? s->N : s->K, 1, &zero, C, s->N, 1,
-                 NULL, &rntm);
+    bli_rntm_set_num_threads(threads, &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, nn ? BLIS_NO_TRANSPOSE : BLIS_TRANSPOSE, M, N, K, &one,
+                 (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, &rntm);
+}
+
+static void blis_one(bool nn, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    blis_call(1, nn, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+static void blis(const struct shape *s, const float *A, const float *B, float *C) {
+    mw_gemm_grid(blis_one, s->nn, s->M, s->N, s->K, A, s->K, B, s->nn ? s->N : s->K, C, s->N,
+                 false);
+}
+
+static void blis_mt(const struct shape *s, const float *A, const float *B, float *C) {
+    blis_call(bench_threads, s->nn, s->M, s->N, s->K, A, s->K, B, s->nn ? s->N : s->K, C, s->N,
+              false);
 }
 #endif
 
@@ -104,7 +138,8 @@ struct backend {
     void (*run)(const struct shape *, const float *, const float *, float *);
 };
 
-static struct backend backends[3];
+#define MAX_BACKENDS 5
+static struct backend backends[MAX_BACKENDS];
 static int nbackends;
 
 static void add_backends(const char *only) {
@@ -115,6 +150,12 @@ static void add_backends(const char *only) {
 #endif
 #if defined(BENCH_BLIS)
         {"blis", blis},
+#endif
+#if defined(BENCH_OPENBLAS)
+        {"openblas-mt", openblas_mt},
+#endif
+#if defined(BENCH_BLIS)
+        {"blis-mt", blis_mt},
 #endif
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -249,7 +290,7 @@ static double measure_peak(int threads, const char **how) {
 
 static void bench_shape(const struct shape *s, int reps, double peak) {
     size_t na = (size_t)(s->M * s->K), nb = (size_t)(s->N * s->K), nc = (size_t)(s->M * s->N);
-    float *A = random_floats(na, 1), *B = random_floats(nb, 2), *C[3] = {NULL, NULL, NULL};
+    float *A = random_floats(na, 1), *B = random_floats(nb, 2), *C[MAX_BACKENDS] = {NULL};
     for (int b = 0; b < nbackends; b++)
         C[b] = calloc(nc, sizeof(float));
     bool ok = A && B;
@@ -261,12 +302,12 @@ static void bench_shape(const struct shape *s, int reps, double peak) {
     }
     double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     /* warm-up call, which also sizes a sample to >= 50 ms */
-    int calls[3];
+    int calls[MAX_BACKENDS];
     for (int b = 0; b < nbackends; b++) {
         double t = time_calls(&backends[b], s, A, B, C[b], 1);
         calls[b] = t >= 0.05 ? 1 : (int)(0.05 / fmax(t, 1e-7)) + 1;
     }
-    double samples[3][64], gf[3], best = 0;
+    double samples[MAX_BACKENDS][64], gf[MAX_BACKENDS], best = 0;
     if (reps > 64) reps = 64;
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < nbackends; i++) {
@@ -375,9 +416,6 @@ int main(int argc, char **argv) {
     }
     if (reps < 1 || bench_threads < 1) return 2;
     omp_set_num_threads(bench_threads);
-#if defined(BENCH_OPENBLAS)
-    openblas_set_num_threads(bench_threads);
-#endif
     add_backends(only);
     const char *how;
     double peak = measure_peak(bench_threads, &how);

@@ -48,6 +48,18 @@ void mw_gemm_nt_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
 void mw_gemm_nn_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                     int64_t ldb, float *C, int64_t ldc, bool accumulate);
 
+/* A single-threaded product, as a BLAS library provides (nn: B is [K][N]). */
+typedef void (*mw_gemm_fn)(bool nn, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate);
+
+/* Runs `one` on a grid of blocks of C that depends on M and N only, the
+ * blocks shared dynamically among the threads: the result is then the same
+ * whatever the thread count (if `one` is deterministic), which the BLAS
+ * libraries' own threading is not (test_gemm). How the BLAS backends are
+ * threaded. */
+void mw_gemm_grid(mw_gemm_fn one, bool nn, int64_t M, int64_t N, int64_t K, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate);
+
 /* Vector paths of the own kernel. AUTO (the default) takes the widest one
  * the CPU runs; the others exist so that tests and benchmarks can run each
  * path the CPU supports. */

@@ -150,6 +150,23 @@ static void release(struct problem *p) {
 typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
                         float *, int64_t, bool);
 
+/* mw_gemm_grid's blocking around the reference loop: the BLAS backends'
+ * threading, tested in every build. */
+static void ref_one(bool nn, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    (nn ? mw_gemm_nn_ref : mw_gemm_nt_ref)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+static void grid_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    mw_gemm_grid(ref_one, false, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+static void grid_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    mw_gemm_grid(ref_one, true, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
 /* What is being tested: a public function, or the driver with an impl. */
 struct subject {
     const char *name;
@@ -284,10 +301,12 @@ int main(void) {
     };
     for (int path = MW_GEMM_PATH_V128; path < MW_GEMM_PATH_COUNT; path++) {
         bool ok = mw_gemm_path_supported((enum mw_gemm_path)path);
-        printf("path %s: %s\n", mw_gemm_path_name((enum mw_gemm_path)path),
-               ok ? "tested" : "not supported by this CPU or build");
-        if (!ok) continue;
         const struct mw_gemm_impl *im = impls[path - MW_GEMM_PATH_V128];
+        printf("path %s: %s\n", mw_gemm_path_name((enum mw_gemm_path)path),
+               !ok         ? "not supported by this CPU or build"
+               : im->fused ? "tested (fused multiply-add)"
+                           : "tested (multiply and add rounded apart)");
+        if (!ok) continue;
         subjects[n++] = (struct subject){im->name, NULL, NULL, im};
         stress[n] = stressed(im);
         snprintf(names[n], sizeof names[n], "%s-small", im->name);
@@ -302,6 +321,7 @@ int main(void) {
     if (strcmp(mw_gemm_backend(), "own") != 0)
         subjects[n++] = (struct subject){mw_gemm_backend(), mw_gemm_nt, mw_gemm_nn, NULL};
     subjects[n++] = (struct subject){"ref", mw_gemm_nt_ref, mw_gemm_nn_ref, NULL};
+    subjects[n++] = (struct subject){"grid(ref)", grid_nt, grid_nn, NULL};
     printf("backend %s, own path %s\n", mw_gemm_backend(), mw_gemm_path_name(mw_gemm_get_path()));
     test_subjects(subjects, n);
     if (failures) printf("%d failures\n", failures);
