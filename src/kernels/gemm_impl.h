@@ -39,10 +39,11 @@ extern const struct mw_gemm_impl mw_gemm_impl_v256;
 extern const struct mw_gemm_impl mw_gemm_impl_v512;
 #endif
 
-/* Products with M below this use impl->dot (nt only): packing B costs as
+/* Products with M up to this use impl->dot (nt only): packing B costs as
  * much as the product itself when each of its elements is used so few
- * times. */
-#define MW_GEMM_DIRECT_MAX_M 8
+ * times. Measured on Zen 3 (docs/gemm.md): direct wins up to 8, the packed
+ * path (whose 6-row tiles waste a third at M = 8) from 9. */
+#define MW_GEMM_DIRECT_M 8
 
 /* The k block the driver uses for K: at most impl->kc, all of the same
  * size but the last. An element of C computed by tiles is the sum, in

@@ -330,7 +330,7 @@ void mw_gemm_own_run(const struct mw_gemm_impl *im, bool nn, int64_t M, int64_t 
     }
     struct prob p = {nn, M, N, K, A, lda, B, ldb, C, ldc, accumulate};
     int nt = team_size(&p);
-    if (!nn && M < MW_GEMM_DIRECT_MAX_M)
+    if (!nn && M <= MW_GEMM_DIRECT_M)
         run_direct(im, &p, nt);
     else
         run_packed(im, &p, nt);

@@ -202,7 +202,7 @@ static void compare(const struct subject *s, struct problem *p, const float *C) 
     int64_t bad = 0, diff_chain = 0, pad_touched = 0;
     const float *exact = NULL;
     /* the packed own kernel promises its scalar loop exactly */
-    if (s->impl && (p->nn || p->M >= MW_GEMM_DIRECT_MAX_M))
+    if (s->impl && (p->nn || p->M > MW_GEMM_DIRECT_M))
         exact = chain(p, mw_gemm_k_block(s->impl, p->K), s->impl->fused);
     for (int64_t i = 0; i < p->M; i++) {
         for (int64_t j = 0; j < p->N; j++) {
@@ -244,11 +244,12 @@ static void check_threads(const struct subject *s, const struct problem *p) {
 }
 
 static const int64_t shapes[][3] = {
-    /* M, N, K: edges of every tile and block size, the direct path (M < 8),
+    /* M, N, K: edges of every tile and block size, the direct path (M <= 8),
      * a split of M (N small), N over nc, K over kc */
-    {1, 1, 1},      {1, 7, 3},      {3, 17, 31},     {7, 33, 65},   {8, 31, 17},   {17, 65, 127},
-    {31, 127, 257}, {33, 255, 640}, {65, 257, 1000}, {127, 33, 7},  {255, 17, 65}, {257, 1000, 33},
-    {640, 65, 255}, {9, 4133, 17},  {1, 1000, 640},  {6, 257, 255}, {12, 32, 128}, {13, 64, 0},
+    {1, 1, 1},      {1, 7, 3},       {3, 17, 31},    {7, 33, 65},     {8, 31, 17},
+    {17, 65, 127},  {31, 127, 257},  {33, 255, 640}, {65, 257, 1000}, {127, 33, 7},
+    {255, 17, 65},  {257, 1000, 33}, {640, 65, 255}, {9, 4133, 17},   {8, 100, 33},
+    {1, 1000, 640}, {6, 257, 255},   {12, 32, 128},  {13, 64, 0},
 };
 
 /* Shapes big enough for every subject to use several threads. */
