@@ -73,8 +73,8 @@ enum mw_gemm_path {
 
 /* Whether this build has the path and this CPU can run it. */
 bool mw_gemm_path_supported(enum mw_gemm_path path);
-/* Selects the path of later own calls (process-wide; not thread-safe against
- * concurrent gemm calls). Returns false, changing nothing, if unsupported. */
+/* Selects the path of later own calls, process-wide. Returns false,
+ * changing nothing, if unsupported. */
 bool mw_gemm_set_path(enum mw_gemm_path path);
 /* The path AUTO resolves to, or the one set. */
 enum mw_gemm_path mw_gemm_get_path(void);

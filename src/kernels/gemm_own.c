@@ -125,14 +125,14 @@ static void pack_b_block(const struct mw_gemm_impl *im, const struct prob *p, in
 
 /* A tile that sticks out of C: same arithmetic on a padded copy. */
 static void edge_tile(const struct mw_gemm_impl *im, int64_t kb, const float *pa, const float *pb,
-                      float *c, int64_t ldc, int64_t rows, int64_t cols, bool load_c) {
+                      float *c, int64_t ldc, int64_t rows, int64_t cols, bool add_c) {
     _Alignas(64) float tmp[MAX_TILE];
     int nr = im->nr;
     memset(tmp, 0, (size_t)(im->mr * nr) * sizeof(float));
-    if (load_c)
+    if (add_c)
         for (int64_t i = 0; i < rows; i++)
             memcpy(tmp + i * nr, c + i * ldc, (size_t)cols * sizeof(float));
-    im->tile(kb, pa, pb, tmp, nr, load_c);
+    im->tile(kb, pa, pb, tmp, nr, add_c);
     for (int64_t i = 0; i < rows; i++)
         memcpy(c + i * ldc, tmp + i * nr, (size_t)cols * sizeof(float));
 }
@@ -141,7 +141,7 @@ static void edge_tile(const struct mw_gemm_impl *im, int64_t kb, const float *pa
  * the outer loop stays in L1 (or L2 for the largest kc) while the A
  * slivers stream from L2. */
 static void macro_kernel(const struct mw_gemm_impl *im, const struct prob *p, int64_t i0,
-                         int64_t mb, int64_t j0, int64_t nb, int64_t kb, bool load_c,
+                         int64_t mb, int64_t j0, int64_t nb, int64_t kb, bool add_c,
                          const float *pa, const float *pb) {
     for (int64_t jr = 0; jr < nb; jr += im->nr) {
         int64_t cols = min64(im->nr, nb - jr);
@@ -149,15 +149,16 @@ static void macro_kernel(const struct mw_gemm_impl *im, const struct prob *p, in
             int64_t rows = min64(im->mr, mb - ir);
             float *c = p->C + (i0 + ir) * p->ldc + j0 + jr;
             if (rows == im->mr && cols == im->nr)
-                im->tile(kb, pa + ir * kb, pb + jr * kb, c, p->ldc, load_c);
+                im->tile(kb, pa + ir * kb, pb + jr * kb, c, p->ldc, add_c);
             else
-                edge_tile(im, kb, pa + ir * kb, pb + jr * kb, c, p->ldc, rows, cols, load_c);
+                edge_tile(im, kb, pa + ir * kb, pb + jr * kb, c, p->ldc, rows, cols, add_c);
         }
     }
 }
 
-/* kc blocks of equal size (up to one): fewer passes over C than a short
- * last block would cost, and the result does not depend on them anyway. */
+/* k blocks of equal size (but for rounding), no larger than the path's kc:
+ * a short last block would cost a pass over C for little work. The size
+ * depends on K and the path only, so results do too. */
 int64_t mw_gemm_k_block(const struct mw_gemm_impl *im, int64_t K) {
     return K > 0 ? ceil_div(K, ceil_div(K, im->kc)) : 1;
 }
@@ -166,9 +167,9 @@ int64_t mw_gemm_k_block(const struct mw_gemm_impl *im, int64_t K) {
 /* Threads and buffers                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Floats of packed A at most (64 MiB): longer windows are done in several
- * row blocks. */
-#define A_BUDGET (16 << 20)
+/* Floats of packed A at most (32 MiB; a 512-token window of a 7B model's
+ * K = 11008 needs 22): longer windows are done in several row blocks. */
+#define A_BUDGET (8 << 20)
 /* Widest column chunk of a work unit: its kc x w block of packed B stays
  * in L2 or L3 next to an mc x kc block of A in L2. */
 #define MAX_CHUNK 256
