@@ -1,0 +1,87 @@
+# The matrix-multiply kernels' build settings, included by the top
+# CMakeLists.txt after the mwanda target exists.
+#   MW_GEMM=own|openblas|blis   backend of mw_gemm_nt/nn (own: src/kernels)
+
+set(MW_GEMM "own" CACHE STRING "Backend of mw_gemm_nt/nn: own, openblas or blis")
+set_property(CACHE MW_GEMM PROPERTY STRINGS own openblas blis)
+
+# The wider vector paths are compiled for their instruction sets whatever
+# the build's target and chosen at run time (gemm_own.c), so MW_PORTABLE
+# builds keep them.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  set_source_files_properties(src/kernels/gemm_v256.c PROPERTIES
+    COMPILE_OPTIONS "-mavx2;-mfma")
+  set_source_files_properties(src/kernels/gemm_v512.c PROPERTIES
+    COMPILE_OPTIONS "-mavx2;-mfma;-mavx512f")
+endif()
+
+# mw_find_openblas(<out-target>) / mw_find_blis(<out-target>): an imported
+# target for the library, or "" when it is not installed. Also used by
+# bench/CMakeLists.txt.
+function(mw_find_openblas out)
+  foreach(t PkgConfig::MW_OPENBLAS mw_openblas)
+    if(TARGET ${t})
+      set(${out} ${t} PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  pkg_check_modules(MW_OPENBLAS QUIET IMPORTED_TARGET GLOBAL openblas)
+  if(MW_OPENBLAS_FOUND)
+    set(${out} PkgConfig::MW_OPENBLAS PARENT_SCOPE)
+    return()
+  endif()
+  find_library(MW_OPENBLAS_LIBRARY openblas)
+  find_path(MW_OPENBLAS_INCLUDE cblas.h PATH_SUFFIXES openblas)
+  if(MW_OPENBLAS_LIBRARY AND MW_OPENBLAS_INCLUDE)
+    add_library(mw_openblas INTERFACE IMPORTED GLOBAL)
+    target_link_libraries(mw_openblas INTERFACE ${MW_OPENBLAS_LIBRARY})
+    target_include_directories(mw_openblas SYSTEM INTERFACE ${MW_OPENBLAS_INCLUDE})
+    set(${out} mw_openblas PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(mw_find_blis out)
+  foreach(t PkgConfig::MW_BLIS mw_blis)
+    if(TARGET ${t})
+      set(${out} ${t} PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  # Debian ships no blis.pc; its blis.h and libblis are found by name
+  pkg_check_modules(MW_BLIS QUIET IMPORTED_TARGET GLOBAL blis)
+  if(MW_BLIS_FOUND)
+    set(${out} PkgConfig::MW_BLIS PARENT_SCOPE)
+    return()
+  endif()
+  find_library(MW_BLIS_LIBRARY blis)
+  find_path(MW_BLIS_INCLUDE blis.h PATH_SUFFIXES blis)
+  if(MW_BLIS_LIBRARY AND MW_BLIS_INCLUDE)
+    add_library(mw_blis INTERFACE IMPORTED GLOBAL)
+    target_link_libraries(mw_blis INTERFACE ${MW_BLIS_LIBRARY})
+    target_include_directories(mw_blis SYSTEM INTERFACE ${MW_BLIS_INCLUDE})
+    set(${out} mw_blis PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()
+
+if(MW_GEMM STREQUAL "openblas")
+  mw_find_openblas(mw_gemm_lib)
+  if(NOT mw_gemm_lib)
+    message(FATAL_ERROR "MW_GEMM=openblas: OpenBLAS not found (Debian: libopenblas-dev)")
+  endif()
+  target_compile_definitions(mwanda PRIVATE MW_GEMM_OPENBLAS)
+  target_link_libraries(mwanda PUBLIC ${mw_gemm_lib})
+elseif(MW_GEMM STREQUAL "blis")
+  mw_find_blis(mw_gemm_lib)
+  if(NOT mw_gemm_lib)
+    message(FATAL_ERROR "MW_GEMM=blis: BLIS not found (Debian: libblis-dev)")
+  endif()
+  target_compile_definitions(mwanda PRIVATE MW_GEMM_BLIS)
+  target_link_libraries(mwanda PUBLIC ${mw_gemm_lib})
+elseif(NOT MW_GEMM STREQUAL "own")
+  message(FATAL_ERROR "MW_GEMM must be own, openblas or blis, not '${MW_GEMM}'")
+endif()
+message(STATUS "mw_gemm backend: ${MW_GEMM}")
