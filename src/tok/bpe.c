@@ -25,17 +25,19 @@ typedef struct bmerge {
     int32_t lid, rid, id;
 } bmerge;
 
-static bool merge_first(const void *pa, const void *pb) {
-    const bmerge *a = pa, *b = pb;
+/* the lowest rank first, then the leftmost pair */
+static inline bool merge_first(const bmerge *a, const bmerge *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
+
+TOK_HEAP(merge_heap, bmerge, merge_first)
 
 typedef struct bpe_run {
     const mw_tokenizer *t;
     const char *s;
     bsym *syms;
     size_t n_syms;
-    tok_heap heap;
+    merge_heap heap;
 } bpe_run;
 
 static void add_sym(bpe_run *r, int32_t id, size_t off, size_t n) {
@@ -83,14 +85,14 @@ static bool queue_pair(bpe_run *r, int32_t left, int32_t right) {
     bmerge m = {0, left, right, r->syms[left].id, r->syms[right].id, 0};
     if (m.lid < 0 || m.rid < 0 || !pair_map_get(&r->t->merges, m.lid, m.rid, &m.rank, &m.id))
         return true;
-    return heap_push(&r->heap, &m);
+    return merge_heap_push(&r->heap, m);
 }
 
 static bool merge_all(bpe_run *r) {
     for (size_t i = 1; i < r->n_syms; i++)
         if (!queue_pair(r, (int32_t)i - 1, (int32_t)i)) return false;
     bmerge m;
-    while (heap_pop(&r->heap, &m)) {
+    while (merge_heap_pop(&r->heap, &m)) {
         bsym *l = &r->syms[m.left], *rt = &r->syms[m.right];
         /* stale: a side was merged away, or is no longer the token the pair was made of */
         if (l->n == 0 || rt->n == 0 || l->next != m.right || l->id != m.lid || rt->id != m.rid)
@@ -128,12 +130,12 @@ enum mw_status tok_bpe_word(const mw_tokenizer *t, const char *s, size_t n, mw_t
         if (id >= 0) return tok_push(out, id) ? MW_OK : mw_fail(err, MW_ERR_NOMEM, "out of memory");
     }
     if (n > INT32_MAX) return mw_fail(err, MW_ERR_ARG, "a word of over 2 GiB is too long");
-    bpe_run r = {.t = t, .s = s, .heap = {.size = sizeof(bmerge), .first = merge_first}};
+    bpe_run r = {.t = t, .s = s};
     enum mw_status st = MW_OK;
     r.syms = malloc(n * sizeof *r.syms); /* at most one symbol per byte */
     if (!r.syms || (split_chars(&r, n), !merge_all(&r)) || !emit(&r, out))
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    heap_free(&r.heap);
+    merge_heap_free(&r.heap);
     free(r.syms);
     return st;
 }

@@ -21,16 +21,18 @@ typedef struct bigram {
     size_t size;
 } bigram;
 
-static bool bigram_first(const void *pa, const void *pb) {
-    const bigram *a = pa, *b = pb;
+/* the highest score first, then the leftmost pair */
+static inline bool bigram_first(const bigram *a, const bigram *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
+
+TOK_HEAP(bigram_heap, bigram, bigram_first)
 
 typedef struct spm_run {
     const mw_tokenizer *t;
     const char *s; /* the escaped text */
     sym *syms;
-    tok_heap heap;
+    bigram_heap heap;
 } spm_run;
 
 static bool try_bigram(spm_run *r, int32_t left, int32_t right) {
@@ -40,14 +42,14 @@ static bool try_bigram(spm_run *r, int32_t left, int32_t right) {
     int32_t id = tok_map_get(&r->t->vocab, r->s + l->off, l->n + rt->n);
     if (id < 0) return true;
     bigram b = {left, right, r->t->v.score ? r->t->v.score[id] : 0.0f, l->n + rt->n};
-    return heap_push(&r->heap, &b);
+    return bigram_heap_push(&r->heap, b);
 }
 
 static bool merge_all(spm_run *r, size_t n_syms) {
     for (size_t i = 1; i < n_syms; i++)
         if (!try_bigram(r, (int32_t)i - 1, (int32_t)i)) return false;
     bigram b;
-    while (heap_pop(&r->heap, &b)) {
+    while (bigram_heap_pop(&r->heap, &b)) {
         sym *l = &r->syms[b.left], *rt = &r->syms[b.right];
         /* stale: one side was merged away or grew since the pair was queued */
         if (l->n == 0 || rt->n == 0 || l->n + rt->n != b.size) continue;
@@ -96,7 +98,7 @@ static bool escape(const char *s, size_t n, bool prefix, tok_str *b) {
 enum mw_status tok_spm_encode(const mw_tokenizer *t, const char *s, size_t n, bool prefix,
                               mw_tokens *out, mw_err *err) {
     tok_str b = {0};
-    spm_run r = {.t = t, .heap = {.size = sizeof(bigram), .first = bigram_first}};
+    spm_run r = {.t = t};
     enum mw_status st = MW_OK;
     if (!escape(s, n, prefix, &b)) {
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory");
@@ -126,7 +128,7 @@ enum mw_status tok_spm_encode(const mw_tokenizer *t, const char *s, size_t n, bo
     else
         st = emit(&r, out, err);
 done:
-    heap_free(&r.heap);
+    bigram_heap_free(&r.heap);
     free(r.syms);
     tok_str_free(&b);
     return st;

@@ -61,8 +61,12 @@ bool tok_push(mw_tokens *out, int32_t id);
 
 /* Token text -> id over byte spans; the texts are the tokenizer's own. A text put twice
  * keeps the later id, as llama.cpp's map does. */
+typedef struct tok_slot {
+    uint32_t fp; /* high half of the text's hash */
+    int32_t id;  /* -1 = empty */
+} tok_slot;
 typedef struct tok_map {
-    int32_t *slot; /* id, -1 = empty */
+    tok_slot *slot;
     uint64_t mask;
     const char *const *text;
     const uint32_t *len;

@@ -70,11 +70,20 @@ const char *tok_find(const char *hay, size_t n, const char *needle, size_t m) {
 
 /* ---- text -> id ---------------------------------------------------------- */
 
+/* Eight bytes at a time: encoders look up every candidate merge, most of them misses. */
 static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
 }
 
 static uint64_t table_size(int64_t n_expected) {
@@ -91,7 +100,8 @@ bool tok_map_init(tok_map *m, int64_t n_expected, const char *const *text, const
     m->text = text;
     m->len = len;
     if (!m->slot) return false;
-    memset(m->slot, 0xff, cap * sizeof *m->slot);
+    for (uint64_t i = 0; i < cap; i++)
+        m->slot[i] = (tok_slot){0, -1};
     return true;
 }
 
@@ -100,20 +110,27 @@ void tok_map_free(tok_map *m) {
     m->slot = NULL;
 }
 
-static uint64_t map_find(const tok_map *m, const char *s, size_t n) {
-    uint64_t i = hash_bytes(s, n) & m->mask;
+/* The slot holding s, or the empty one where it would go. The slot keeps a fingerprint of
+ * the hash so that most misses never read a token's text. */
+static uint64_t map_find(const tok_map *m, const char *s, size_t n, uint32_t *fp) {
+    uint64_t h = hash_bytes(s, n), i = h & m->mask;
+    *fp = (uint32_t)(h >> 32);
     for (;; i = (i + 1) & m->mask) {
-        int32_t id = m->slot[i];
-        if (id < 0 || (m->len[id] == n && memcmp(m->text[id], s, n) == 0)) return i;
+        tok_slot e = m->slot[i];
+        if (e.id < 0) return i;
+        if (e.fp == *fp && m->len[e.id] == n && memcmp(m->text[e.id], s, n) == 0) return i;
     }
 }
 
 void tok_map_put(tok_map *m, int32_t id) {
-    m->slot[map_find(m, m->text[id], m->len[id])] = id;
+    uint32_t fp;
+    uint64_t i = map_find(m, m->text[id], m->len[id], &fp);
+    m->slot[i] = (tok_slot){fp, id};
 }
 
 int32_t tok_map_get(const tok_map *m, const char *s, size_t n) {
-    return m->slot[map_find(m, s, n)];
+    uint32_t fp;
+    return m->slot[map_find(m, s, n, &fp)].id;
 }
 
 /* ---- merges -------------------------------------------------------------- */

@@ -158,12 +158,8 @@ static const char *const FORCED_CONTROL[] = {
 static const char *const FORCED_USER[] = {"<|channel|>", "<|message|>", "<|start|>",
                                           "<|constrain|>"};
 
-static uint8_t gguf_kind(const mw_vocab *v, int64_t i) {
-    for (size_t k = 0; k < sizeof FORCED_USER / sizeof *FORCED_USER; k++)
-        if (strcmp(v->tok[i], FORCED_USER[k]) == 0) return TK_USER;
-    for (size_t k = 0; k < sizeof FORCED_CONTROL / sizeof *FORCED_CONTROL; k++)
-        if (strcmp(v->tok[i], FORCED_CONTROL[k]) == 0) return TK_CONTROL;
-    switch (v->type[i]) {
+static uint8_t gguf_kind(int32_t type) {
+    switch (type) {
     case MW_TOK_UNKNOWN:
         return TK_UNKNOWN;
     case MW_TOK_CONTROL:
@@ -177,6 +173,29 @@ static uint8_t gguf_kind(const mw_vocab *v, int64_t i) {
     default:
         return TK_NORMAL;
     }
+}
+
+/* Kinds from the GGUF types, then llama.cpp's corrections by text (on the id its map gives
+ * a text, the last of duplicates). */
+static enum mw_status gguf_kinds(mw_tokenizer *t, mw_err *err) {
+    for (int64_t i = 0; i < t->n; i++) {
+        t->text[i] = t->v.tok[i];
+        t->tlen[i] = (uint32_t)strlen(t->v.tok[i]);
+        t->kind[i] = gguf_kind(t->v.type[i]);
+    }
+    if (!tok_map_init(&t->vocab, t->n, t->text, t->tlen))
+        return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < t->n; i++)
+        tok_map_put(&t->vocab, i);
+    for (size_t k = 0; k < sizeof FORCED_CONTROL / sizeof *FORCED_CONTROL; k++) {
+        int32_t id = tok_map_get(&t->vocab, FORCED_CONTROL[k], strlen(FORCED_CONTROL[k]));
+        if (id >= 0) t->kind[id] = TK_CONTROL;
+    }
+    for (size_t k = 0; k < sizeof FORCED_USER / sizeof *FORCED_USER; k++) {
+        int32_t id = tok_map_get(&t->vocab, FORCED_USER[k], strlen(FORCED_USER[k]));
+        if (id >= 0) t->kind[id] = TK_USER;
+    }
+    return MW_OK;
 }
 
 /* "left right" merges to id pairs; a merge whose parts or result are not tokens cannot be
@@ -225,11 +244,7 @@ static enum mw_status open_gguf(mw_tokenizer *t, const mw_gguf *g, mw_err *err) 
     t->tlen = calloc((size_t)t->n, sizeof *t->tlen);
     t->kind = calloc((size_t)t->n, 1);
     if (!t->text || !t->tlen || !t->kind) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < t->n; i++) {
-        t->text[i] = t->v.tok[i];
-        t->tlen[i] = (uint32_t)strlen(t->v.tok[i]);
-        t->kind[i] = gguf_kind(&t->v, i);
-    }
+    if ((s = gguf_kinds(t, err))) return s;
     t->split_rule = SPLIT_LONGEST_FIRST;
     t->ignore_merges = !t->spm && tok_gguf_pre_is_llama3(t->v.pre);
     t->unk = -1;

@@ -61,11 +61,16 @@ static uint32_t byte_cp(unsigned b) {
 
 static char byte_table[256][3];
 static unsigned char byte_lens[256];
+static int16_t cp_byte[0x100 + 68]; /* code point -> byte, -1 */
 static pthread_once_t byte_once = PTHREAD_ONCE_INIT;
 
 static void fill_byte_table(void) {
-    for (unsigned c = 0; c < 256; c++)
+    for (unsigned c = 0; c < sizeof cp_byte / sizeof *cp_byte; c++)
+        cp_byte[c] = -1;
+    for (unsigned c = 0; c < 256; c++) {
         byte_lens[c] = (unsigned char)tok_utf8_encode(byte_cp(c), byte_table[c]);
+        cp_byte[byte_cp(c)] = (int16_t)c;
+    }
 }
 
 const char *tok_byte_char(unsigned char b, size_t *len) {
@@ -78,12 +83,8 @@ int tok_char_byte(const char *s, size_t n) {
     size_t len;
     if (n == 0 || tok_utf8_len((unsigned char)s[0]) != n) return -1;
     uint32_t cp = tok_utf8_decode(s, &len);
-    if (cp < 0x100) return byte_kept(cp) ? (int)cp : -1;
-    if (cp >= 0x100 + 68) return -1;
-    unsigned k = cp - 0x100;
-    for (unsigned c = 0; c < 256; c++)
-        if (!byte_kept(c) && k-- == 0) return (int)c;
-    return -1;
+    pthread_once(&byte_once, fill_byte_table);
+    return cp < sizeof cp_byte / sizeof *cp_byte ? cp_byte[cp] : -1;
 }
 
 size_t tok_utf8_check(const char *str, size_t n) {
