@@ -379,6 +379,78 @@ enum mw_status mw_model_convert(const mw_model *m, const char *out_path, enum mw
                                 uint64_t max_shard_bytes, mw_progress_fn progress, void *user,
                                 mw_err *err);
 
+/* ------------------------------------------------------------------------ */
+/* Tokenizers                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A tokenizer encodes and decodes as the reference of its file does: a GGUF
+ * vocabulary as llama.cpp does (SentencePiece merges by score for
+ * tokenizer.ggml.model "llama", byte-level BPE with llama.cpp's regexes for
+ * tokenizer.ggml.pre for "gpt2"), a tokenizer.json as Hugging Face tokenizers
+ * does (added tokens, normalizer, pre-tokenizer, BPE, post-processor,
+ * decoder). Once open it is read-only: any number of threads may encode and
+ * decode with it at the same time. */
+typedef struct mw_tokenizer mw_tokenizer;
+
+/* Token ids, grown by mw_tokenize; start from {0} and release with
+ * mw_tokens_free. */
+typedef struct mw_tokens {
+    int32_t *ids;
+    size_t n;
+    size_t cap;
+} mw_tokens;
+void mw_tokens_free(mw_tokens *t);
+
+enum mw_tok_flags {
+    /* encode: add what the model adds around a text (BOS and/or EOS as the
+     * GGUF's add_bos_token/add_eos_token say, llama.cpp's defaults when
+     * absent; a tokenizer.json's post-processor template). */
+    MW_TOK_ADD_SPECIAL = 1u << 0,
+    /* encode: the text of a special (control) token, "<bos>" say, becomes
+     * that token; without it such text is tokenized as text. Added tokens
+     * that are not special (user-defined) are always matched, as both
+     * references do. decode: write the text of special tokens, which are
+     * otherwise left out. */
+    MW_TOK_SPECIAL = 1u << 1,
+};
+
+/* Opens the tokenizer of a GGUF file, of a tokenizer.json, or of a folder
+ * holding a tokenizer.json. */
+enum mw_status mw_tokenizer_open(const char *path, mw_tokenizer **out, mw_err *err);
+/* The tokenizer of an open model: its GGUF metadata, or its folder's
+ * tokenizer.json. Independent of the model once made. */
+enum mw_status mw_model_tokenizer(const mw_model *m, mw_tokenizer **out, mw_err *err);
+void mw_tokenizer_free(mw_tokenizer *t);
+
+/* Number of ids (one past the largest). */
+int64_t mw_tokenizer_n_vocab(const mw_tokenizer *t);
+/* Beginning- and end-of-sequence ids, -1 when the vocabulary has none. */
+int32_t mw_tokenizer_bos(const mw_tokenizer *t);
+int32_t mw_tokenizer_eos(const mw_tokenizer *t);
+/* Whether MW_TOK_ADD_SPECIAL puts a BOS first / an EOS last. */
+bool mw_tokenizer_adds_bos(const mw_tokenizer *t);
+bool mw_tokenizer_adds_eos(const mw_tokenizer *t);
+/* A token's text as the vocabulary stores it ("\u2581the", "<0x0A>",
+ * "\u0120the"), NULL for an id out of range or unassigned. */
+const char *mw_tokenizer_token(const mw_tokenizer *t, int32_t id);
+/* Whether a token is special (control or unknown): see MW_TOK_SPECIAL. */
+bool mw_tokenizer_is_special(const mw_tokenizer *t, int32_t id);
+
+/* Encodes len bytes of UTF-8 text (NUL bytes are text too) and appends the
+ * ids to out; flags are MW_TOK_*. Text that is not valid UTF-8 (overlongs,
+ * surrogates, truncated sequences) is MW_ERR_ARG, out unchanged. */
+enum mw_status mw_tokenize(const mw_tokenizer *t, const char *text, size_t len, unsigned flags,
+                           mw_tokens *out, mw_err *err);
+/* Decodes n ids to the text they stand for, as the reference does: *text
+ * gets a NUL-terminated buffer (release with free()) and *len its length.
+ * Decoding the ids of a text gives the text back (after the normalizer, for
+ * a tokenizer.json that has one). Byte tokens that make no UTF-8 are written
+ * as the raw bytes for a GGUF (llama.cpp), as U+FFFD for a tokenizer.json
+ * (Hugging Face). llama.cpp's optional clean-up of spaces is not applied. An
+ * id out of range is MW_ERR_ARG. */
+enum mw_status mw_detokenize(const mw_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
+                             char **text, size_t *len, mw_err *err);
+
 #ifdef __cplusplus
 }
 #endif

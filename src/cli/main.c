@@ -12,8 +12,8 @@ struct command {
 static const struct command COMMANDS[] = {
     {"inspect", cmd_inspect, "show a model's architecture, tensors and parameter counts"},
     {"convert", cmd_convert, "convert between GGUF and safetensors folders, f32/f16/bf16"},
-    {"tokenize", cmd_pending, "tokenize text with a model's tokenizer (not available yet)"},
-    {"eval", cmd_eval, "perplexity of a model on token ids"},
+    {"tokenize", cmd_tokenize, "text to token ids and back, as llama.cpp or Hugging Face do"},
+    {"eval", cmd_eval, "per-language perplexity and bits per byte"},
     {"calibrate", cmd_pending, "per-language activation statistics (not available yet)"},
     {"prune", cmd_pending, "prune with magnitude, Wanda, OWL or M-Wanda (not available yet)"},
     {"report", cmd_pending, "Markdown and SVG report of runs (not available yet)"},
