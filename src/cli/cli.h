@@ -4,6 +4,7 @@
 
 #include "mwanda.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* Exit codes */
@@ -20,6 +21,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 const char *cli_model_path(const char *arg, char *buf, size_t size);
 /* Opens a model given on the command line; prints the error. */
 mw_model *cli_open_model(const char *arg);
+
+/* Writes a JSON document to path, complete or not at all (temporary file,
+ * then rename); prints the error. */
+int cli_write_json(const char *path, const json_t *doc);
 
 /* Progress on stderr: what, how far, time left. */
 typedef struct cli_progress {

@@ -1,144 +1,332 @@
-/* mwanda eval MODEL --tokens FILE [--ctx N] [--llamacpp-windows] [--threads N] */
+/* mwanda eval MODEL --text DIR | --tokens FILE [--ctx N] [--llamacpp-windows]
+ *                   [--langs a,b] [--threads N] [--json FILE] */
 #include "cli/cli.h"
 
 #include "eval/windows.h"
 
+#include <dirent.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char USAGE[] =
-    "usage: mwanda eval MODEL --tokens FILE [--ctx N] [--llamacpp-windows] [--threads N]\n"
+    "usage: mwanda eval MODEL (--text DIR | --tokens FILE) [--ctx N] [--llamacpp-windows]\n"
+    "                   [--langs de,fr,...] [--threads N] [--json FILE]\n"
     "\n"
-    "Perplexity of MODEL on pre-tokenized text: FILE holds token ids separated by\n"
-    "spaces, commas or brackets (llama-tokenize --ids output works).\n"
+    "Per-language perplexity. DIR holds one UTF-8 file per language, named by its\n"
+    "language code (de.txt, fr.txt, ...). Each text is tokenized, cut into\n"
+    "non-overlapping windows of --ctx tokens (each led by BOS when the model uses\n"
+    "one, so every token of the text is predicted once), and the negative\n"
+    "log-likelihood of every predicted token is summed. Reported per language:\n"
+    "perplexity, bits per byte (comparable across tokenizers and languages),\n"
+    "tokens and bytes. A Markdown table goes to stdout, progress to stderr.\n"
     "\n"
+    "  --text DIR            one <lang>.txt per language\n"
+    "  --tokens FILE         pre-tokenized ids instead (spaces, commas or brackets)\n"
+    "  --langs LIST          only these languages of DIR\n"
     "  --ctx N               window length in tokens (default 512)\n"
-    "  --llamacpp-windows    cut windows as llama-perplexity does (BOS-led chunks,\n"
-    "                        second half scored)\n"
+    "  --llamacpp-windows    windows as llama-perplexity -c N cuts them: the text\n"
+    "                        tokenized once with BOS, consecutive chunks of N with\n"
+    "                        their first token replaced by BOS, the second half of\n"
+    "                        each chunk scored\n"
     "  --threads N           threads (default: all cores)\n"
-    "  -h, --help            this text\n";
+    "  --json FILE           also write the results as JSON\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "example:\n"
+    "  mwanda eval gemma3-270m --text data/valid --ctx 512 --json dense.json\n";
 
-static int32_t *read_ids(const char *path, int64_t *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    int64_t cap = 4096;
-    int32_t *ids = malloc((size_t)cap * sizeof *ids);
-    *n = 0;
-    int c;
-    long v = 0;
-    bool in_num = false;
-    while (ids && (c = fgetc(f)) != EOF + 1) {
-        if (c >= '0' && c <= '9') {
-            v = v * 10 + (c - '0');
-            in_num = true;
-            if (v > INT32_MAX) break;
-            continue;
-        }
-        if (in_num) {
-            if (*n == cap) {
-                int32_t *p = realloc(ids, (size_t)(cap *= 2) * sizeof *ids);
-                if (!p) break;
-                ids = p;
-            }
-            ids[(*n)++] = (int32_t)v;
-        }
-        in_num = false;
-        v = 0;
-        if (c == EOF) {
-            fclose(f);
-            return ids;
-        }
-    }
-    free(ids);
-    fclose(f);
-    return NULL;
-}
+struct opts {
+    const char *text_dir, *ids_path, *langs, *json_path;
+    long ctx, threads;
+    bool llamacpp;
+};
 
-static int32_t gguf_id(const mw_model *m, const char *key) {
-    int64_t v = -1;
-    const mw_gguf *g = mw_model_gguf(m);
-    if (!g || !mw_gguf_kv_int(mw_gguf_find_kv(g, key), &v)) return -1;
-    return (int32_t)v;
-}
+/* One evaluated text. */
+struct result {
+    char lang[64];
+    int64_t tokens, scored, bytes;
+    double nll;
+};
 
-static bool gguf_add_bos(const mw_model *m) {
-    const mw_gguf *g = mw_model_gguf(m);
-    int64_t v = 0;
-    if (!g || !mw_gguf_kv_int(mw_gguf_find_kv(g, "tokenizer.ggml.add_bos_token"), &v))
-        return g && mw_gguf_find_kv(g, "tokenizer.ggml.model") &&
-               strcmp(mw_gguf_kv_str(mw_gguf_find_kv(g, "tokenizer.ggml.model")), "llama") == 0;
-    return v != 0;
-}
-
-int cmd_eval(int argc, char **argv) {
-    static const struct option OPTS[] = {{"tokens", required_argument, NULL, 'i'},
+static int parse_opts(int argc, char **argv, struct opts *o) {
+    static const struct option OPTS[] = {{"text", required_argument, NULL, 'x'},
+                                         {"tokens", required_argument, NULL, 'i'},
+                                         {"langs", required_argument, NULL, 'L'},
                                          {"ctx", required_argument, NULL, 'c'},
                                          {"llamacpp-windows", no_argument, NULL, 'l'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"json", required_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *ids_path = NULL;
-    long ctx = 512, threads = 0;
-    bool llamacpp = false;
+    *o = (struct opts){.ctx = 512};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", OPTS, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", OPTS, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
+        case 'x':
+            o->text_dir = optarg;
+            break;
         case 'i':
-            ids_path = optarg;
+            o->ids_path = optarg;
             break;
-        case 'c':
-            ctx = strtol(optarg, &end, 10);
-            if (*end || ctx < 4 || ctx > 1 << 20)
-                return cli_usage_error("eval", "--ctx must be 4 to 1048576");
+        case 'L':
+            o->langs = optarg;
             break;
-        case 't':
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 1024)
-                return cli_usage_error("eval", "--threads must be 1 to 1024");
+        case 'j':
+            o->json_path = optarg;
             break;
         case 'l':
-            llamacpp = true;
+            o->llamacpp = true;
+            break;
+        case 'c':
+            o->ctx = strtol(optarg, &end, 10);
+            if (*end || o->ctx < 4 || o->ctx > 1 << 20)
+                return cli_usage_error("eval", "--ctx must be 4 to 1048576, not '%s'", optarg);
+            break;
+        case 't':
+            o->threads = strtol(optarg, &end, 10);
+            if (*end || o->threads < 1 || o->threads > 1024)
+                return cli_usage_error("eval", "--threads must be 1 to 1024, not '%s'", optarg);
             break;
         case 'h':
             fputs(USAGE, stdout);
-            return CLI_OK;
+            return -1;
+        case ':':
+            return cli_usage_error("eval", "option %s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1 || !ids_path)
-        return cli_usage_error("eval", "expected MODEL and --tokens FILE");
-    if (threads) omp_set_num_threads((int)threads);
-    int64_t n = 0;
-    int32_t *ids = read_ids(ids_path, &n);
-    if (!ids) return cli_error("cannot read token ids from %s", ids_path);
-    mw_model *m = cli_open_model(argv[optind]);
-    if (!m) {
-        free(ids);
-        return CLI_FAIL;
-    }
-    int32_t bos = gguf_add_bos(m) ? gguf_id(m, "tokenizer.ggml.bos_token_id") : -1;
-    mw_windows w;
-    mw_err err = {{0}};
-    enum mw_status s = llamacpp ? mw_windows_llamacpp(ids, n, ctx, bos, &w, &err)
-                                : mw_windows_plain(ids, n, ctx, bos, &w, &err);
-    double nll = 0;
-    int64_t scored = 0;
-    cli_progress p;
-    cli_progress_init(&p, "eval");
-    if (!s) s = mw_windows_nll(m, &w, cli_progress_update, &p, &nll, &scored, &err);
-    mw_windows_free(&w);
-    mw_model_close(m);
-    free(ids);
-    if (s) return cli_error("%s", err.msg[0] ? err.msg : mw_strerror(s));
-    cli_progress_done(&p);
-    printf("tokens %lld, scored %lld, nll %.6f, ppl %.6f\n", (long long)n, (long long)scored, nll,
-           exp(nll / (double)scored));
+    if (optind != argc - 1) return cli_usage_error("eval", "expected one MODEL");
+    if (!o->text_dir == !o->ids_path)
+        return cli_usage_error("eval", "give either --text DIR or --tokens FILE");
     return CLI_OK;
+}
+
+/* Reads a whole file; NULL with a printed error. */
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot read %s", path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            char *p = realloc(buf, cap *= 2);
+            if (!p) break;
+            buf = p;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) {
+            fclose(f);
+            *len = n;
+            return buf;
+        }
+    }
+    free(buf);
+    fclose(f);
+    cli_error("out of memory reading %s", path);
+    return NULL;
+}
+
+static bool parse_ids(const char *text, size_t len, mw_tokens *out) {
+    long v = 0;
+    bool in_num = false;
+    for (size_t i = 0; i <= len; i++) {
+        char c = i < len ? text[i] : ' ';
+        if (c >= '0' && c <= '9') {
+            v = v * 10 + (c - '0');
+            in_num = true;
+            if (v > INT32_MAX) return false;
+            continue;
+        }
+        if (!strchr(" \t\r\n,[]", c)) return false;
+        if (in_num) {
+            if (out->n == out->cap) {
+                size_t cap = out->cap ? 2 * out->cap : 4096;
+                int32_t *p = realloc(out->ids, cap * sizeof *p);
+                if (!p) return false;
+                out->ids = p;
+                out->cap = cap;
+            }
+            out->ids[out->n++] = (int32_t)v;
+        }
+        in_num = false;
+        v = 0;
+    }
+    return true;
+}
+
+/* Bytes the scored tokens stand for (each target decoded on its own). */
+static int64_t scored_bytes(const mw_tokenizer *tok, const mw_windows *w) {
+    int64_t bytes = 0;
+    for (int64_t i = 0; i < w->n_win * w->T; i++) {
+        if (w->targets[i] < 0) continue;
+        char *text = NULL;
+        size_t len = 0;
+        if (mw_detokenize(tok, &w->targets[i], 1, 0, &text, &len, NULL) == MW_OK)
+            bytes += (int64_t)len;
+        free(text);
+    }
+    return bytes;
+}
+
+/* Tokenizes (unless ids are given) and scores one text. */
+static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct opts *o,
+                     const char *text, size_t len, bool is_ids, struct result *r) {
+    mw_tokens ids = {0};
+    mw_err err = {{0}};
+    enum mw_status s = MW_OK;
+    /* llama-perplexity tokenizes with BOS; our windows add BOS themselves */
+    unsigned flags = o->llamacpp ? MW_TOK_ADD_SPECIAL : 0;
+    if (is_ids) {
+        if (!parse_ids(text, len, &ids)) return cli_error("%s: not a list of token ids", r->lang);
+    } else if ((s = mw_tokenize(tok, text, len, flags, &ids, &err))) {
+        return cli_error("%s: %s", r->lang, err.msg);
+    }
+    if (ids.n < 2) {
+        mw_tokens_free(&ids);
+        return cli_error("%s: the text is empty (fewer than 2 tokens)", r->lang);
+    }
+    int32_t bos = mw_tokenizer_adds_bos(tok) ? mw_tokenizer_bos(tok) : -1;
+    mw_windows w = {0};
+    s = o->llamacpp ? mw_windows_llamacpp(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err)
+                    : mw_windows_plain(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err);
+    char task[96];
+    snprintf(task, sizeof task, "eval %s", r->lang);
+    cli_progress p;
+    cli_progress_init(&p, task);
+    if (!s) s = mw_windows_nll(m, &w, cli_progress_update, &p, &r->nll, &r->scored, &err);
+    if (!s && r->scored == 0) {
+        snprintf(err.msg, sizeof err.msg, "%lld tokens leave nothing to score with --ctx %ld",
+                 (long long)ids.n, o->ctx);
+        s = MW_ERR_ARG;
+    }
+    if (!s) cli_progress_done(&p);
+    r->tokens = (int64_t)ids.n;
+    if (!s) r->bytes = o->llamacpp || is_ids ? scored_bytes(tok, &w) : (int64_t)len;
+    mw_windows_free(&w);
+    mw_tokens_free(&ids);
+    if (s) return cli_error("%s: %s", r->lang, err.msg[0] ? err.msg : mw_strerror(s));
+    return CLI_OK;
+}
+
+static bool wanted(const char *lang, const char *list) {
+    if (!list) return true;
+    size_t n = strlen(lang);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t k = end ? (size_t)(end - p) : strlen(p);
+        if (k == n && strncmp(p, lang, n) == 0) return true;
+        p += k + (end != NULL);
+    }
+    return false;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The languages of DIR (sorted file names without .txt). */
+static int list_langs(const char *dir, const char *only, char ***out, size_t *n) {
+    DIR *d = opendir(dir);
+    if (!d) return cli_error("cannot open the text folder %s", dir);
+    struct dirent *e;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len <= 4 || len > 60 || strcmp(e->d_name + len - 4, ".txt") != 0) continue;
+        char lang[64];
+        snprintf(lang, sizeof lang, "%.*s", (int)(len - 4), e->d_name);
+        if (!wanted(lang, only)) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **p = realloc(*out, cap * sizeof *p);
+            if (!p) break;
+            *out = p;
+        }
+        (*out)[(*n)++] = strdup(lang);
+    }
+    closedir(d);
+    if (*n) qsort(*out, *n, sizeof **out, cmp_str);
+    if (*n == 0) return cli_error("no <lang>.txt files%s in %s", only ? " of --langs" : "", dir);
+    return CLI_OK;
+}
+
+static void print_table(const struct result *r, size_t n) {
+    printf("| language | tokens | bytes | perplexity | bits/byte |\n");
+    printf("|---|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < n; i++) {
+        double ppl = exp(r[i].nll / (double)r[i].scored);
+        double bpb = r[i].nll / log(2.0) / (double)r[i].bytes;
+        printf("| %s | %lld | %lld | %.4f | %.4f |\n", r[i].lang, (long long)r[i].scored,
+               (long long)r[i].bytes, ppl, bpb);
+    }
+}
+
+static int write_json(const char *path, const char *model, const struct opts *o,
+                      const struct result *r, size_t n) {
+    json_t *langs = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(langs, r[i].lang,
+                            json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "ppl",
+                                      exp(r[i].nll / (double)r[i].scored), "bpb",
+                                      r[i].nll / log(2.0) / (double)r[i].bytes, "nll", r[i].nll,
+                                      "tokens", (json_int_t)r[i].scored, "text_tokens",
+                                      (json_int_t)r[i].tokens, "bytes", (json_int_t)r[i].bytes));
+    json_t *root = json_pack("{s:s, s:I, s:s, s:o}", "model", model, "ctx", (json_int_t)o->ctx,
+                             "windows", o->llamacpp ? "llamacpp" : "plain", "languages", langs);
+    int rc = cli_write_json(path, root);
+    json_decref(root);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    struct opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (o.threads) omp_set_num_threads((int)o.threads);
+    char **langs = NULL;
+    size_t n = 1;
+    if (o.text_dir && (rc = list_langs(o.text_dir, o.langs, &langs, &n))) return rc;
+    mw_model *m = cli_open_model(argv[optind]);
+    mw_tokenizer *tok = NULL;
+    mw_err err = {{0}};
+    struct result *res = calloc(n, sizeof *res);
+    if (!m || !res)
+        rc = m ? cli_error("out of memory") : CLI_FAIL;
+    else if (mw_model_tokenizer(m, &tok, &err))
+        rc = cli_error("%s", err.msg);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char path[4096];
+        snprintf(res[i].lang, sizeof res[i].lang, "%s", langs ? langs[i] : "tokens");
+        if (langs) snprintf(path, sizeof path, "%s/%s.txt", o.text_dir, langs[i]);
+        size_t len = 0;
+        char *text = read_all(langs ? path : o.ids_path, &len);
+        if (!text)
+            rc = CLI_FAIL;
+        else
+            rc = eval_text(m, tok, &o, text, len, !langs, &res[i]);
+        free(text);
+    }
+    if (!rc) print_table(res, n);
+    if (!rc && o.json_path) rc = write_json(o.json_path, argv[optind], &o, res, n);
+    for (size_t i = 0; langs && i < n; i++)
+        free(langs[i]);
+    free(langs);
+    free(res);
+    mw_tokenizer_free(tok);
+    mw_model_close(m);
+    return rc;
 }

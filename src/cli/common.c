@@ -105,3 +105,23 @@ void cli_progress_done(cli_progress *p) {
     if (p->tty) fputc('\n', stderr);
     fprintf(stderr, "%s: done in %.1fs\n", p->task, now() - p->start);
 }
+
+int cli_write_json(const char *path, const json_t *doc) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return cli_error("cannot create %s", path);
+    FILE *f = fdopen(fd, "w");
+    bool ok =
+        f && json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 && fputc('\n', f) != EOF;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    else
+        close(fd);
+    chmod(tmp, 0644);
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return cli_error("cannot write %s", path);
+    }
+    return CLI_OK;
+}
