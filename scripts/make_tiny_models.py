@@ -124,9 +124,11 @@ def spm_vocab(specials: list[tuple[str, int]], bos: str, eos: str, unk: str, pad
     assert len(pieces) == n_pieces, "not enough pieces for the vocabulary size"
     tokens += pieces
     types += [NORMAL] * n_pieces
-    # SentencePiece scores are log-probabilities: specials and bytes 0, pieces
-    # decreasing with their rank.
-    scores = [0.0] * (len(tokens) - n_pieces) + [-float(i + 1) for i in range(n_pieces)]
+    # SentencePiece scores are log-probabilities: bytes and the unknown token 0,
+    # pieces decreasing with their rank; control tokens -1000, as llama.cpp's
+    # converter writes the special tokens a tokenizer lists as added.
+    scores = [-1000.0 if t == CONTROL else 0.0 for t in types[: len(tokens) - n_pieces]]
+    scores += [-float(i + 1) for i in range(n_pieces)]
     ids = dict(bos=tokens.index(bos), eos=tokens.index(eos), unk=tokens.index(unk),
                pad=tokens.index(pad) if pad else None)
     return dict(model="llama", pre="default", tokens=tokens, types=types, scores=scores,

@@ -58,6 +58,8 @@ static enum mw_status metadata_from_folder(const mw_model *m, mw_gguf_writer *w,
     enum mw_status s = mw_gguf_writer_set_str(w, "general.name", name, err);
     if (s || (s = restore_saved_kv(m, w, err))) return s;
     if ((s = mw_hparams_to_gguf(mw_model_hparams(m), w, err))) return s;
+    /* a folder without tokenizer files converts to a GGUF without a tokenizer */
+    if (strcmp(mw_hf_tokenizer_kind(mw_model_dir(m)), "none") == 0) return MW_OK;
     return mw_hf_tokenizer_to_gguf(mw_model_dir(m), mw_model_hparams(m)->arch, w, err);
 }
 

@@ -63,6 +63,8 @@ static enum mw_status files_from_gguf(const mw_model *m, enum mw_type type, mw_s
     if (s || (s = save_gguf_kv(g, w, err))) return s;
     mw_hf_file *files = NULL;
     size_t n_files = 0;
+    /* a GGUF without a tokenizer converts to a folder without tokenizer files */
+    if (!mw_gguf_find_kv(g, "tokenizer.ggml.model")) return MW_OK;
     if ((s = mw_hf_tokenizer_from_gguf(g, &files, &n_files, err))) return s;
     for (size_t i = 0; i < n_files && !s; i++)
         s = mw_st_writer_add_file(w, files[i].name, files[i].data, files[i].size, err);
