@@ -213,7 +213,10 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     }
     if (!s) cli_progress_done(&p);
     r->tokens = (int64_t)ids.n;
-    if (!s) r->bytes = o->llamacpp || is_ids ? scored_bytes(tok, &w) : (int64_t)len;
+    /* bits per byte count the bytes of the scored tokens: the whole text when
+     * every token is scored */
+    if (!s)
+        r->bytes = !is_ids && r->scored == r->tokens ? (int64_t)len : scored_bytes(tok, &w);
     mw_windows_free(&w);
     mw_tokens_free(&ids);
     if (s) return cli_error("%s: %s", r->lang, err.msg[0] ? err.msg : mw_strerror(s));
