@@ -21,6 +21,9 @@ jobs="${MWANDA_JOBS:-2}"
 env_lines="$(scripts/setup.sh --all)" || die "set-up failed"
 eval "$env_lines"   # MWANDA_CACHE, MWANDA_PYTHON, MWANDA_MODELS, MWANDA_LLAMACPP_BIN
 export MWANDA_CACHE MWANDA_MODELS MWANDA_LLAMACPP_BIN
+# ctest runs two tests at once on two cores: OpenMP threads that spin while
+# waiting would then steal the core their partner needs
+export OMP_WAIT_POLICY=passive
 
 passed=0
 failed=0

@@ -169,6 +169,7 @@ static bool parse_ids(const char *text, size_t len, mw_tokens *out) {
 /* Bytes the scored tokens stand for (each target decoded on its own). */
 static int64_t scored_bytes(const mw_tokenizer *tok, const mw_windows *w) {
     int64_t bytes = 0;
+    if (!tok) return 0;
     for (int64_t i = 0; i < w->n_win * w->T; i++) {
         if (w->targets[i] < 0) continue;
         char *text = NULL;
@@ -197,7 +198,7 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
         mw_tokens_free(&ids);
         return cli_error("%s: the text is empty (fewer than 2 tokens)", r->lang);
     }
-    int32_t bos = mw_tokenizer_adds_bos(tok) ? mw_tokenizer_bos(tok) : -1;
+    int32_t bos = tok && mw_tokenizer_adds_bos(tok) ? mw_tokenizer_bos(tok) : -1;
     mw_windows w = {0};
     s = o->llamacpp ? mw_windows_llamacpp(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err)
                     : mw_windows_plain(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err);
@@ -215,8 +216,7 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     r->tokens = (int64_t)ids.n;
     /* bits per byte count the bytes of the scored tokens: the whole text when
      * every token is scored */
-    if (!s)
-        r->bytes = !is_ids && r->scored == r->tokens ? (int64_t)len : scored_bytes(tok, &w);
+    if (!s) r->bytes = !is_ids && r->scored == r->tokens ? (int64_t)len : scored_bytes(tok, &w);
     mw_windows_free(&w);
     mw_tokens_free(&ids);
     if (s) return cli_error("%s: %s", r->lang, err.msg[0] ? err.msg : mw_strerror(s));
@@ -273,21 +273,26 @@ static void print_table(const struct result *r, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double ppl = exp(r[i].nll / (double)r[i].scored);
         double bpb = r[i].nll / log(2.0) / (double)r[i].bytes;
-        printf("| %s | %lld | %lld | %.4f | %.4f |\n", r[i].lang, (long long)r[i].scored,
-               (long long)r[i].bytes, ppl, bpb);
+        if (r[i].bytes > 0)
+            printf("| %s | %lld | %lld | %.4f | %.4f |\n", r[i].lang, (long long)r[i].scored,
+                   (long long)r[i].bytes, ppl, bpb);
+        else /* ids without a tokenizer: no byte count */
+            printf("| %s | %lld | - | %.4f | - |\n", r[i].lang, (long long)r[i].scored, ppl);
     }
 }
 
 static int write_json(const char *path, const char *model, const struct opts *o,
                       const struct result *r, size_t n) {
     json_t *langs = json_object();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        double bpb = r[i].nll / log(2.0) / (double)r[i].bytes;
         json_object_set_new(langs, r[i].lang,
-                            json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "ppl",
+                            json_pack("{s:f, s:o, s:f, s:I, s:I, s:I}", "ppl",
                                       exp(r[i].nll / (double)r[i].scored), "bpb",
-                                      r[i].nll / log(2.0) / (double)r[i].bytes, "nll", r[i].nll,
-                                      "tokens", (json_int_t)r[i].scored, "text_tokens",
+                                      r[i].bytes > 0 ? json_real(bpb) : json_null(), "nll",
+                                      r[i].nll, "tokens", (json_int_t)r[i].scored, "text_tokens",
                                       (json_int_t)r[i].tokens, "bytes", (json_int_t)r[i].bytes));
+    }
     json_t *root = json_pack("{s:s, s:I, s:s, s:o}", "model", model, "ctx", (json_int_t)o->ctx,
                              "windows", o->llamacpp ? "llamacpp" : "plain", "languages", langs);
     int rc = cli_write_json(path, root);
@@ -307,9 +312,9 @@ int cmd_eval(int argc, char **argv) {
     mw_tokenizer *tok = NULL;
     mw_err err = {{0}};
     struct result *res = calloc(n, sizeof *res);
-    if (!m || !res)
-        rc = m ? cli_error("out of memory") : CLI_FAIL;
-    else if (mw_model_tokenizer(m, &tok, &err))
+    if (!m || !res) rc = m ? cli_error("out of memory") : CLI_FAIL;
+    /* token ids need no tokenizer: without one there is no BOS and no byte count */
+    else if (mw_model_tokenizer(m, &tok, &err) && !o.ids_path)
         rc = cli_error("%s", err.msg);
     for (size_t i = 0; i < n && !rc; i++) {
         char path[4096];

@@ -114,19 +114,19 @@ def test_eval_perplexity(alias, mwanda_bin, real_models, tmp_path):
     langs = list(g["languages"].values())[:1]
     ids = tmp_path / "ids.txt"
     ids.write_text(" ".join(str(t) for gl in langs for t in gl["tokens"]) + "\n")
+    out = tmp_path / "eval.json"
     r = subprocess.run([str(mwanda_bin), "eval", str(real_models[alias]), "--tokens", str(ids),
-                        "--ctx", str(g["ctx"]), "--llamacpp-windows"],
+                        "--ctx", str(g["ctx"]), "--llamacpp-windows", "--json", str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    m = re.search(r"scored (\d+), nll ([0-9.]+), ppl ([0-9.]+)", r.stdout)
-    assert m, r.stdout
+    res = json.loads(out.read_text())["languages"]["tokens"]
     per = g["ctx"] - 1 - g["first"]
     want = math.exp(sum(per * math.log(gl["ppl"]) for gl in langs) / (per * len(langs)))
-    have = float(m.group(3))
+    have = float(res["ppl"])
     diff = 100 * (have / want - 1)
     print(f"{alias}: eval --llamacpp-windows ppl {have:.4f}, llama-perplexity {want:.4f}, "
           f"diff {diff:+.4f}%")
-    assert int(m.group(1)) == per * len(langs)
+    assert int(res["tokens"]) == per * len(langs)
     assert abs(diff) < 0.2
 
 

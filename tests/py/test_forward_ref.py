@@ -149,12 +149,12 @@ def test_against_live_reference(fam, forward_tool, models, tmp_path):
 def eval_nll(mwanda: Path, model: Path, ids: list[int], ctx: int, tmp: Path) -> tuple[int, float]:
     f = tmp / "ids.txt"
     f.write_text(" ".join(map(str, ids)) + "\n")
-    r = subprocess.run([str(mwanda), "eval", str(model), "--tokens", str(f), "--ctx", str(ctx)],
-                       capture_output=True, text=True, timeout=120)
+    out = tmp / "eval.json"
+    r = subprocess.run([str(mwanda), "eval", str(model), "--tokens", str(f), "--ctx", str(ctx),
+                        "--json", str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    m = re.search(r"scored (\d+), nll ([0-9.]+)", r.stdout)
-    assert m, r.stdout
-    return int(m.group(1)), float(m.group(2))
+    res = json.loads(out.read_text())["languages"]["tokens"]
+    return int(res["tokens"]), float(res["nll"])
 
 
 @pytest.mark.parametrize("fmt", ["gguf", "hf"])
