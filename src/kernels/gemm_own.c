@@ -42,6 +42,9 @@ struct prob {
 static inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
+static inline int64_t max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
 static inline int64_t ceil_div(int64_t a, int64_t b) {
     return (a + b - 1) / b;
 }
@@ -170,9 +173,12 @@ int64_t mw_gemm_k_block(const struct mw_gemm_impl *im, int64_t K) {
 /* Floats of packed A at most (32 MiB; a 512-token window of a 7B model's
  * K = 11008 needs 22): longer windows are done in several row blocks. */
 #define A_BUDGET (8 << 20)
-/* Widest column chunk of a work unit: its kc x w block of packed B stays
- * in L2 or L3 next to an mc x kc block of A in L2. */
+/* Column chunks of a work unit: at most 256 wide (its packed B then stays
+ * in L2 or L3 next to an mc x kc block of A in L2), at least 64, so that
+ * an A block fetched into L2 serves several B slivers; narrow C is then
+ * split by rows too. */
 #define MAX_CHUNK 256
+#define MIN_CHUNK 64
 /* Work units per thread aimed at: enough for a thread that the system
  * deschedules to be covered by the others. */
 #define UNITS_PER_THREAD 4
@@ -206,8 +212,11 @@ static struct plan make_plan(const struct mw_gemm_impl *im, const struct prob *p
     pl.nkb = ceil_div(p->K, pl.kcb);
     int64_t fit = A_BUDGET / (pl.nkb * pl.kcb) / im->mr * im->mr;
     pl.a_rows = min64(p->M, fit > im->mr ? fit : im->mr);
-    pl.w = ceil_div(ceil_div(p->N, want), im->nr) * im->nr;
-    pl.w = min64(pl.w, MAX_CHUNK / im->nr * im->nr);
+    /* slivers of B per unit: enough units, within MIN_CHUNK..MAX_CHUNK */
+    int64_t slivers = ceil_div(p->N, im->nr);
+    int64_t per_unit = max64(ceil_div(slivers, want), ceil_div(MIN_CHUNK, im->nr));
+    per_unit = min64(min64(per_unit, max64(MAX_CHUNK / im->nr, 1)), slivers);
+    pl.w = per_unit * im->nr;
     int64_t chunks = ceil_div(p->N, pl.w), groups = 1;
     if (chunks < want) groups = min64(ceil_div(want, chunks), ceil_div(pl.a_rows, im->mc));
     pl.mrows = ceil_div(ceil_div(pl.a_rows, groups), im->mr) * im->mr;
