@@ -286,7 +286,8 @@ static bool decode_hf(const mw_tokenizer *t, const int32_t *ids, size_t n, unsig
     }
     for (size_t i = 0; ok && i < cur.toks.n; i++)
         ok = (t->dec || i == 0 || tok_str_put(out, " ", 1)) &&
-             tok_str_put(out, cur.buf.s + cur.toks.v[i].off, cur.toks.v[i].len);
+             (cur.toks.v[i].len == 0 || /* an empty piece may have no buffer behind it */
+              tok_str_put(out, cur.buf.s + cur.toks.v[i].off, cur.toks.v[i].len));
     dec_list_free(&cur);
     dec_list_free(&next);
     return ok;
