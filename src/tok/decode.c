@@ -140,6 +140,7 @@ static bool add_tok(dec_list *l, const char *s, size_t n) {
 /* Appends bytes as Rust's String::from_utf8_lossy does: each maximal ill-formed part
  * becomes one U+FFFD. */
 static bool put_lossy(tok_str *out, const unsigned char *s, size_t n) {
+    if (!tok_str_put(out, "", 0)) return false; /* a buffer even for no bytes */
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
         size_t need = c < 0x80                 ? 1

@@ -189,7 +189,11 @@ static bool per_char(const nm_step *st, const tok_str *in, tok_str *out) {
         char enc[8];
         size_t n;
         if (st->type == NM_STRIP_ACCENTS) {
-            if (utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_MN) continue;
+            /* every mark goes, spacing ones (Mc) and enclosing ones (Me) too, as in tokenizers */
+            int cat = utf8proc_category((utf8proc_int32_t)cp);
+            if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+                cat == UTF8PROC_CATEGORY_ME)
+                continue;
             n = tok_utf8_encode(cp, enc);
         } else if (cp == 0x130) { /* the one lowercase mapping to two code points */
             n = tok_utf8_encode('i', enc);

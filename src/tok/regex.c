@@ -1,9 +1,12 @@
 /* Regexes of the pre-tokenizers, run by PCRE2 in UTF mode with Unicode properties.
  *
- * One difference from the references is corrected here: PCRE2 (10.42) takes \s under
- * PCRE2_UCP as the Z categories plus \t\n\v\f\r, while llama.cpp and the Oniguruma / Rust
- * regexes behind Hugging Face tokenizers take the White_Space property, which also has
- * U+0085 (next line). Every \s and \S of a pattern is therefore spelled out as that set. */
+ * PCRE2 (10.42) and the references disagree on two classes, so both are spelled out:
+ *  - \s: PCRE2 takes the Z categories plus \t\n\v\f\r; llama.cpp and the Rust / Oniguruma
+ *    regexes behind Hugging Face tokenizers take the White_Space property, which also has
+ *    U+0085 (next line);
+ *  - \w: PCRE2 takes letters, numbers and "_"; the Rust regexes of tokenizers take the
+ *    Unicode word characters: Alphabetic (letters, letter numbers), marks, decimal digits,
+ *    connector punctuation and the joiners (so "a" + U+0301 stays one word). */
 #include "core/err.h"
 #include "tok/tok.h"
 
@@ -12,23 +15,27 @@
 #define WS_SET                                                                                     \
     "\\t-\\r \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}"       \
     "\\x{3000}"
+#define WORD_SET "\\p{L}\\p{Nl}\\p{M}\\p{Nd}\\p{Pc}\\x{200c}\\x{200d}"
 
-/* pattern with \s / \S replaced by the White_Space set; false on OOM or on \S inside a
- * character class, which has no such spelling. */
-static bool spell_out_spaces(const char *p, tok_str *out, bool *unsupported) {
+/* One escape \c of a pattern, spelled out when it is \s \S \w \W; false on OOM or on a
+ * negated class inside a character class, which has no such spelling. */
+static bool spell_escape(char c, bool in_class, tok_str *out, bool *unsupported) {
+    const char *set = c == 's' || c == 'S' ? WS_SET : c == 'w' || c == 'W' ? WORD_SET : NULL;
+    char esc[2] = {'\\', c};
+    if (!set) return tok_str_put(out, esc, 2);
+    bool negated = c == 'S' || c == 'W';
+    if (in_class && negated) return *unsupported = true, false;
+    if (in_class) return tok_str_put(out, set, strlen(set));
+    return tok_str_put(out, negated ? "[^" : "[", negated ? 2 : 1) &&
+           tok_str_put(out, set, strlen(set)) && tok_str_put(out, "]", 1);
+}
+
+/* pattern with its \s \S \w \W spelled out as the references read them. */
+static bool spell_out_classes(const char *p, tok_str *out, bool *unsupported) {
     bool in_class = false, ok = true;
     for (size_t i = 0; p[i] && ok; i++) {
         if (p[i] == '\\' && p[i + 1]) {
-            char c = p[++i];
-            if (c == 's')
-                ok = in_class ? tok_str_put(out, WS_SET, strlen(WS_SET))
-                              : tok_str_put(out, "[" WS_SET "]", strlen(WS_SET) + 2);
-            else if (c == 'S' && !in_class)
-                ok = tok_str_put(out, "[^" WS_SET "]", strlen(WS_SET) + 3);
-            else if (c == 'S')
-                return *unsupported = true, false;
-            else
-                ok = tok_str_put(out, p + i - 1, 2);
+            ok = spell_escape(p[++i], in_class, out, unsupported);
             continue;
         }
         if (p[i] == '[' && !in_class) {
@@ -50,12 +57,13 @@ enum mw_status tok_regex_compile(tok_regex *r, const char *pattern, bool literal
     tok_str spelled = {0};
     bool unsupported = false;
     r->code = NULL;
-    if (!literal && !spell_out_spaces(pattern, &spelled, &unsupported)) {
+    if (!literal && !spell_out_classes(pattern, &spelled, &unsupported)) {
         tok_str_free(&spelled);
-        return unsupported ? mw_fail(err, MW_ERR_UNSUPPORTED,
-                                     "regex '%.80s': \\S inside a character class is not supported",
-                                     pattern)
-                           : mw_fail(err, MW_ERR_NOMEM, "out of memory");
+        return unsupported
+                   ? mw_fail(err, MW_ERR_UNSUPPORTED,
+                             "regex '%.80s': \\S or \\W inside a character class is not supported",
+                             pattern)
+                   : mw_fail(err, MW_ERR_NOMEM, "out of memory");
     }
     const char *p = literal ? pattern : spelled.s ? spelled.s : "";
     int code;

@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #define TOKEN_LEN SIZE_MAX /* a fragment that is a token: off holds its id */
 
@@ -79,12 +80,15 @@ static enum mw_status split_longest_first(const mw_tokenizer *t, const tok_trie 
 
 /* ---- Hugging Face -------------------------------------------------------- */
 
+/* A word character as the \\w of tokenizers' single_word check: letters, letter numbers,
+ * marks, decimal digits, connector punctuation, the joiners. */
 static bool is_word_char(const char *s, size_t at) {
     size_t len;
     uint32_t cp = tok_utf8_decode(s + at, &len);
-    return cp == '_' ||
-           (cp < 0x80 ? ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9')
-                      : !tok_is_space(cp) && cp > 0xbf);
+    int cat = utf8proc_category((utf8proc_int32_t)cp);
+    return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_ND) ||
+           cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_PC || cp == 0x200c ||
+           cp == 0x200d;
 }
 
 static size_t char_before(const char *s, size_t at) {

@@ -219,6 +219,8 @@ struct mw_tokenizer {
     int32_t n_added;
     tok_trie trie;      /* texts of added tokens matched in raw text -> index in added */
     tok_trie trie_norm; /* added tokens matched after normalization (tokenizer.json) */
+    tok_str norm_texts; /* their normalized texts */
+    tok_spans norm_spans;
     /* what MW_TOK_ADD_SPECIAL puts around the ids */
     int32_t prefix[4], suffix[4];
     int n_prefix, n_suffix;

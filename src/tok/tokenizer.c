@@ -18,6 +18,8 @@ void mw_tokenizer_free(mw_tokenizer *t) {
     tok_decoder_free(t->dec);
     tok_trie_free(&t->trie);
     tok_trie_free(&t->trie_norm);
+    tok_str_free(&t->norm_texts);
+    tok_spans_free(&t->norm_spans);
     free(t->added);
     free(t->text);
     free(t->tlen);
@@ -37,23 +39,57 @@ static int added_order(const void *pa, const void *pb, void *ctx) {
 
 /* Sorts the added tokens longest first (llama.cpp's order; ties by id) and puts their texts
  * in the tries. qsort has no context, so the sort is a plain insertion into order. */
+/* Hugging Face matches a normalized added token by its normalized content ("ab" is "_ab"
+ * after Prepend("_")): those texts, one after the other in t->norm_texts. */
+static enum mw_status normalize_added(mw_tokenizer *t, size_t *total, mw_err *err) {
+    tok_str one = {0};
+    enum mw_status s = MW_OK;
+    *total = 0;
+    for (int32_t i = 0; !s && i < t->n_added; i++) {
+        int32_t id = t->added[i].id;
+        if (!t->added[i].normalized) continue;
+        if (!(s = tok_norm_apply(t->norm, t->text[id], t->tlen[id], &one, err))) {
+            if (!tok_spans_add(&t->norm_spans, t->norm_texts.n, one.n) ||
+                !tok_str_put(&t->norm_texts, one.s, one.n))
+                s = mw_fail(err, MW_ERR_NOMEM, "out of memory");
+            *total += one.n;
+        }
+    }
+    tok_str_free(&one);
+    return s;
+}
+
+/* Sorts the added tokens longest first (llama.cpp's order; ties by id) and puts their texts
+ * in the tries. */
 static enum mw_status build_tries(mw_tokenizer *t, mw_err *err) {
-    size_t raw = 0, norm = 0;
+    size_t raw = 0, norm = 0, k = 0;
     for (int32_t i = 1; i < t->n_added; i++) {
         tok_added x = t->added[i];
-        int32_t k = i;
-        for (; k > 0 && added_order(&t->added[k - 1], &x, t) > 0; k--)
-            t->added[k] = t->added[k - 1];
-        t->added[k] = x;
+        int32_t j = i;
+        for (; j > 0 && added_order(&t->added[j - 1], &x, t) > 0; j--)
+            t->added[j] = t->added[j - 1];
+        t->added[j] = x;
     }
     for (int32_t i = 0; i < t->n_added; i++)
-        *(t->added[i].normalized ? &norm : &raw) += t->tlen[t->added[i].id];
+        if (!t->added[i].normalized) raw += t->tlen[t->added[i].id];
+    enum mw_status s = normalize_added(t, &norm, err);
+    if (s) return s;
     if (!tok_trie_init(&t->trie, raw) || !tok_trie_init(&t->trie_norm, norm))
         return mw_fail(err, MW_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < t->n_added; i++) {
         int32_t id = t->added[i].id;
-        tok_trie_add(t->added[i].normalized ? &t->trie_norm : &t->trie, t->text[id], t->tlen[id],
-                     i);
+        if (!t->added[i].normalized) {
+            tok_trie_add(&t->trie, t->text[id], t->tlen[id], i);
+            continue;
+        }
+        tok_span sp = t->norm_spans.v[k++];
+        tok_trie_add(&t->trie_norm, t->norm_texts.s + sp.off, sp.len, i);
+        /* tokenizers keeps such a token as its normalized text, which is what it decodes
+         * to (unless the model's vocabulary holds the token under its own text) */
+        if (tok_map_get(&t->vocab, t->text[id], t->tlen[id]) != id) {
+            t->text[id] = t->norm_texts.s + sp.off;
+            t->tlen[id] = (uint32_t)sp.len;
+        }
     }
     return MW_OK;
 }
