@@ -15,8 +15,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define TOKEN_LEN SIZE_MAX /* a fragment that is a token: off holds its id */
-
 static bool active(const tok_added *a, bool parse_special) {
     return parse_special || !a->special;
 }
@@ -50,7 +48,7 @@ static bool claim(const mw_tokenizer *t, int32_t i, const char *s, const tok_spa
     out->n = 0;
     for (size_t f = 0; f < in->n; f++) {
         tok_span fr = in->v[f];
-        if (fr.len == TOKEN_LEN) {
+        if (fr.len == TOK_TOKEN_LEN) {
             if (!tok_spans_add(out, fr.off, fr.len)) return false;
             continue;
         }
@@ -60,7 +58,7 @@ static bool claim(const mw_tokenizer *t, int32_t i, const char *s, const tok_spa
             while (a->lstrip && left > cur && ascii_space(s[left - 1]))
                 left--;
             if ((left > cur && !tok_spans_add(out, cur, left - cur)) ||
-                !tok_spans_add(out, (size_t)a->id, TOKEN_LEN))
+                !tok_spans_add(out, (size_t)a->id, TOK_TOKEN_LEN))
                 return false;
             cur = at + m;
             while (a->rstrip && cur < end && ascii_space(s[cur]))
@@ -158,7 +156,7 @@ static enum mw_status split_leftmost(const mw_tokenizer *t, const tok_trie *trie
         const tok_added *a = &t->added[i];
         if (!active(a, parse_special) || !adjust(a, s, n, from, &start, &end)) continue;
         ok = (start <= from || tok_spans_add(frags, from, start - from)) &&
-             tok_spans_add(frags, (size_t)a->id, TOKEN_LEN);
+             tok_spans_add(frags, (size_t)a->id, TOK_TOKEN_LEN);
         from = end;
     }
     ok = ok && (from >= n || tok_spans_add(frags, from, n - from));
