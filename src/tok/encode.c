@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOKEN_LEN SIZE_MAX
-
 typedef struct enc_run {
     const mw_tokenizer *t;
     bool parse_special;
@@ -43,7 +41,7 @@ static enum mw_status encode_hf(enc_run *r, const char *s, size_t n, bool at_sta
     enum mw_status st = tok_split_added(t, &t->trie_norm, s, n, r->parse_special, &r->frags2, err);
     for (size_t i = 0; !st && i < r->frags2.n; i++) {
         tok_span f = r->frags2.v[i];
-        if (f.len == TOKEN_LEN)
+        if (f.len == TOK_TOKEN_LEN)
             st = tok_push(r->out, (int32_t)f.off) ? MW_OK
                                                   : mw_fail(err, MW_ERR_NOMEM, "out of memory");
         else
@@ -75,7 +73,7 @@ static enum mw_status encode(enc_run *r, const char *text, size_t len, unsigned 
     bool after_added = true;
     for (size_t i = 0; !st && i < frags->n; i++) {
         tok_span f = frags->v[i];
-        if (f.len == TOKEN_LEN) {
+        if (f.len == TOK_TOKEN_LEN) {
             st = tok_push(r->out, (int32_t)f.off) ? MW_OK
                                                   : mw_fail(err, MW_ERR_NOMEM, "out of memory");
             after_added = true;

@@ -99,21 +99,37 @@ enum mw_status tok_pretok_bytes(tok_pretok *p, mw_err *err) {
 #define RE_LLAMA3_TAIL  "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_LLAMA3       RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}" RE_LLAMA3_TAIL
 #define RE_QWEN2        RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" RE_LLAMA3_TAIL
+/* Qwen 3.5: marks count with letters */
+#define RE_QWEN35                                                                                  \
+    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| "                              \
+                    "?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* CJK ideographs (and everything from U+0800 up to them), Hangul syllables */
+#define RE_DEEPSEEK_CJK "[\\x{4e00}-\\x{9fa5}\\x{0800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+"
 
+/* The lists of llama.cpp's llm_tokenizer_bpe, each applied after the other like Hugging
+ * Face's Split (Isolated); LLAMA3: Llama 3's merging rules (ignore_merges, BOS by default). */
+enum { PRE_LLAMA3 = 1 };
 static const struct {
     const char *names;
-    const char *regexes[4];
+    int flags;
+    const char *regexes[5];
 } GGUF_PRES[] = {
-    {" default ", {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
+    {" default ", 0, {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
     {" gpt-2 phi-2 jina-es jina-de gigachat jina-v2-es jina-v2-de a.x-4.0 mellum modern-bert "
      "jina-v1-en jina-v2-code roberta-bpe mpt olmo jais trillion granite-docling exaone4 ",
+     0,
      {RE_GPT2}},
     {" starcoder refact command-r smollm codeshell exaone minerva-7b mellum2 ",
+     0,
      {"\\p{N}", RE_GPT2}},
-    {" llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano dbrx "
-     "smaug-bpe ",
+    {" llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano ",
+     PRE_LLAMA3,
      {RE_LLAMA3}},
-    {" qwen2 deepseek-r1-qwen kormo f2llmv2 stablelm2 megrez hunyuan solar-open ", {RE_QWEN2}},
+    {" dbrx smaug-bpe ", 0, {RE_LLAMA3}},
+    {" qwen2 deepseek-r1-qwen kormo f2llmv2 stablelm2 megrez hunyuan solar-open ", 0, {RE_QWEN2}},
+    {" qwen35 ", 0, {RE_QWEN35}},
+    {" falcon ", 0, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
+    {" deepseek-coder ", 0, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_DEEPSEEK_CJK, "\\p{N}"}},
 };
 
 static bool in_list(const char *list, const char *name) {
@@ -124,7 +140,9 @@ static bool in_list(const char *list, const char *name) {
 }
 
 bool tok_gguf_pre_is_llama3(const char *pre) {
-    return pre && *pre && in_list(GGUF_PRES[3].names, pre);
+    for (size_t i = 0; pre && *pre && i < sizeof GGUF_PRES / sizeof *GGUF_PRES; i++)
+        if ((GGUF_PRES[i].flags & PRE_LLAMA3) && in_list(GGUF_PRES[i].names, pre)) return true;
+    return false;
 }
 
 enum mw_status tok_pretok_from_gguf(const char *pre, tok_pretok **out, mw_err *err) {
@@ -135,7 +153,7 @@ enum mw_status tok_pretok_from_gguf(const char *pre, tok_pretok **out, mw_err *e
         tok_pretok *p = tok_pretok_new();
         if (!p) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
         enum mw_status s = MW_OK;
-        for (int k = 0; !s && k < 4 && GGUF_PRES[i].regexes[k]; k++)
+        for (int k = 0; !s && k < 5 && GGUF_PRES[i].regexes[k]; k++)
             s = tok_pretok_split(p, GGUF_PRES[i].regexes[k], false, "Isolated", false, err);
         if (!s) s = tok_pretok_bytes(p, err);
         if (s) {

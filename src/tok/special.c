@@ -15,8 +15,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define TOKEN_LEN SIZE_MAX /* a fragment that is a token: off holds its id */
-
 static bool active(const tok_added *a, bool parse_special) {
     return parse_special || !a->special;
 }
@@ -34,25 +32,37 @@ static void find_present(const mw_tokenizer *t, const tok_trie *trie, const char
     }
 }
 
-/* One token claims its occurrences in the raw fragments of in, giving out. */
+/* C's isspace, which llama.cpp strips with. */
+static bool ascii_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* One token claims its occurrences in the raw fragments of in, giving out. With lstrip /
+ * rstrip (set by llama.cpp for a few models) the spaces before / after an occurrence are
+ * dropped. */
 static bool claim(const mw_tokenizer *t, int32_t i, const char *s, const tok_spans *in,
                   tok_spans *out) {
-    const char *text = t->text[t->added[i].id];
-    size_t m = t->tlen[t->added[i].id];
+    const tok_added *a = &t->added[i];
+    const char *text = t->text[a->id];
+    size_t m = t->tlen[a->id];
     out->n = 0;
     for (size_t f = 0; f < in->n; f++) {
         tok_span fr = in->v[f];
-        if (fr.len == TOKEN_LEN) {
+        if (fr.len == TOK_TOKEN_LEN) {
             if (!tok_spans_add(out, fr.off, fr.len)) return false;
             continue;
         }
         size_t cur = fr.off, end = fr.off + fr.len;
         for (const char *p; (p = tok_find(s + cur, end - cur, text, m));) {
-            size_t at = (size_t)(p - s);
-            if ((at > cur && !tok_spans_add(out, cur, at - cur)) ||
-                !tok_spans_add(out, (size_t)t->added[i].id, TOKEN_LEN))
+            size_t at = (size_t)(p - s), left = at;
+            while (a->lstrip && left > cur && ascii_space(s[left - 1]))
+                left--;
+            if ((left > cur && !tok_spans_add(out, cur, left - cur)) ||
+                !tok_spans_add(out, (size_t)a->id, TOK_TOKEN_LEN))
                 return false;
             cur = at + m;
+            while (a->rstrip && cur < end && ascii_space(s[cur]))
+                cur++;
         }
         if (cur < end && !tok_spans_add(out, cur, end - cur)) return false;
     }
@@ -146,7 +156,7 @@ static enum mw_status split_leftmost(const mw_tokenizer *t, const tok_trie *trie
         const tok_added *a = &t->added[i];
         if (!active(a, parse_special) || !adjust(a, s, n, from, &start, &end)) continue;
         ok = (start <= from || tok_spans_add(frags, from, start - from)) &&
-             tok_spans_add(frags, (size_t)a->id, TOKEN_LEN);
+             tok_spans_add(frags, (size_t)a->id, TOK_TOKEN_LEN);
         from = end;
     }
     ok = ok && (from >= n || tok_spans_add(frags, from, n - from));

@@ -205,9 +205,9 @@ struct mw_tokenizer {
     uint8_t *kind;         /* [n] enum tok_kind */
     tok_map vocab;         /* the model's text -> id */
     pair_map merges;       /* BPE */
-    int32_t byte_tok[256]; /* token of each byte (byte fallback / byte-level), -1 */
+    int32_t byte_tok[256]; /* <0xXX> token of each byte (byte fallback), -1 */
     /* BPE model options */
-    bool byte_fallback, fuse_unk, ignore_merges, byte_level;
+    bool byte_fallback, fuse_unk, ignore_merges;
     int32_t unk;           /* unknown token of a tokenizer.json BPE, -1 */
     bool add_space_prefix; /* SentencePiece: a space before the text */
     tok_norm *norm;
@@ -241,7 +241,8 @@ enum mw_status tok_bpe_word(const mw_tokenizer *t, const char *s, size_t n, mw_t
                             mw_err *err);
 
 /* Splits text into raw fragments and added-token ids: frags get (off, len) for raw text
- * and (id, SIZE_MAX) for a token. */
+ * and (id, TOK_TOKEN_LEN) for a token. */
+#define TOK_TOKEN_LEN SIZE_MAX
 enum mw_status tok_split_added(const mw_tokenizer *t, const tok_trie *trie, const char *s, size_t n,
                                bool parse_special, tok_spans *frags, mw_err *err);
 

@@ -234,6 +234,26 @@ static enum mw_status gguf_kinds(mw_tokenizer *t, mw_err *err) {
     return MW_OK;
 }
 
+/* The strip attributes llama.cpp gives some models' added tokens by name: Phi-3 strips the
+ * spaces after its special tokens (but <unk>, <s>, <|endoftext|>), some BERTs those before
+ * their mask token. */
+static void gguf_strip_attrs(mw_tokenizer *t, const mw_gguf *g) {
+    char name[128] = "";
+    const char *n = mw_gguf_kv_str(mw_gguf_find_kv(g, "general.name"));
+    for (size_t i = 0; n && n[i] && i + 1 < sizeof name; i++)
+        name[i] = (char)((n[i] >= 'A' && n[i] <= 'Z') ? n[i] + 32 : n[i]);
+    bool phi3 = strstr(name, "phi-3") || strstr(name, "phi3");
+    bool mask = strstr(t->v.pre, "jina-v2-") != NULL || strstr(name, "modern-bert");
+    for (int32_t i = 0; i < t->n_added; i++) {
+        tok_added *a = &t->added[i];
+        const char *text = t->text[a->id];
+        if (phi3)
+            a->rstrip = strcmp(text, "<unk>") != 0 && strcmp(text, "<s>") != 0 &&
+                        strcmp(text, "<|endoftext|>") != 0;
+        if (mask) a->lstrip = strcmp(text, "<mask>") == 0 || strcmp(text, "[MASK]") == 0;
+    }
+}
+
 /* "left right" merges to id pairs; a merge whose parts or result are not tokens cannot be
  * applied by an id-based merger and is left out (llama.cpp would apply it on texts). */
 static enum mw_status gguf_merges(mw_tokenizer *t, mw_err *err) {
@@ -287,6 +307,7 @@ static enum mw_status open_gguf(mw_tokenizer *t, const mw_gguf *g, mw_err *err) 
     gguf_specials(t);
     if (!t->spm && (s = tok_pretok_from_gguf(t->v.pre, &t->pre, err))) return s;
     if ((s = tok_finish(t, err))) return s;
+    gguf_strip_attrs(t, g);
     return t->spm ? MW_OK : gguf_merges(t, err);
 }
 

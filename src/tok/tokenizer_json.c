@@ -114,9 +114,11 @@ static enum mw_status read_merges(mw_tokenizer *t, const json_t *model, mw_err *
 }
 
 /* The ids a post-processor puts around a single text. */
-static int32_t special_id(const json_t *specials, const char *name) {
+/* The one id of a template's special token, -1 when not one id of this vocabulary. */
+static int32_t special_id(const mw_tokenizer *t, const json_t *specials, const char *name) {
     const json_t *ids = json_object_get(json_object_get(specials, name), "ids");
-    return json_array_size(ids) == 1 ? (int32_t)json_integer_value(json_array_get(ids, 0)) : -1;
+    json_int_t id = json_integer_value(json_array_get(ids, 0));
+    return json_array_size(ids) == 1 && id >= 0 && id < t->n ? (int32_t)id : -1;
 }
 
 static void template_ids(mw_tokenizer *t, const json_t *pp) {
@@ -131,8 +133,8 @@ static void template_ids(mw_tokenizer *t, const json_t *pp) {
         }
         const char *name =
             json_string_value(json_object_get(json_object_get(e, "SpecialToken"), "id"));
-        int32_t id = name ? special_id(specials, name) : -1;
-        if (id < 0 || id >= t->n) continue;
+        int32_t id = name ? special_id(t, specials, name) : -1;
+        if (id < 0) continue;
         if (!after && t->n_prefix < 4) t->prefix[t->n_prefix++] = id;
         if (after && t->n_suffix < 4) t->suffix[t->n_suffix++] = id;
     }
@@ -145,10 +147,11 @@ static void post_processor(mw_tokenizer *t, const json_t *pp, int depth) {
     if (strcmp(type, "RobertaProcessing") == 0 || strcmp(type, "BertProcessing") == 0) {
         const json_t *cls = json_array_get(json_object_get(pp, "cls"), 1);
         const json_t *sep = json_array_get(json_object_get(pp, "sep"), 1);
-        if (json_is_integer(cls) && json_integer_value(cls) < t->n)
-            t->prefix[t->n_prefix++] = (int32_t)json_integer_value(cls);
-        if (json_is_integer(sep) && json_integer_value(sep) < t->n)
-            t->suffix[t->n_suffix++] = (int32_t)json_integer_value(sep);
+        json_int_t c = json_integer_value(cls), e = json_integer_value(sep);
+        if (json_is_integer(cls) && c >= 0 && c < t->n && t->n_prefix < 4)
+            t->prefix[t->n_prefix++] = (int32_t)c;
+        if (json_is_integer(sep) && e >= 0 && e < t->n && t->n_suffix < 4)
+            t->suffix[t->n_suffix++] = (int32_t)e;
     }
     if (strcmp(type, "Sequence") == 0) {
         const json_t *e;

@@ -145,3 +145,46 @@ def test_live_llama_tokenize(mwanda_bin, real_models, model, tmp_path):
             assert ref == want[t["name"]]["ids_special" if special else "ids"], \
                 f"{t['name']}: llama.cpp changed; regenerate with scripts/gen_tok_golden.py"
     print(f"{model}: {len(texts)} texts x 2 modes agree with llama-tokenize")
+
+
+def llamacpp_vocab_dir() -> Path | None:
+    """llama.cpp's test vocabularies (models/ggml-vocab-*.gguf, with .inp texts and the .out
+    ids of the Hugging Face tokenizers that llama.cpp's own tests compare with), in the
+    source tree whose build/bin MWANDA_LLAMACPP_BIN is."""
+    bin_dir = os.environ.get("MWANDA_LLAMACPP_BIN")
+    d = Path(bin_dir).resolve().parents[1] / "models" if bin_dir else None
+    return d if d and any(d.glob("ggml-vocab-*.gguf.inp")) else None
+
+
+def test_llamacpp_vocab_files(mwanda_bin, tmp_path):
+    """Every supported vocabulary of llama.cpp's tokenizer tests gives their expected ids."""
+    d = llamacpp_vocab_dir()
+    if not d:
+        pytest.skip("llama.cpp's models/ggml-vocab-*.gguf not found next to MWANDA_LLAMACPP_BIN")
+    supported, unsupported = [], []
+    for inp in sorted(d.glob("ggml-vocab-*.gguf.inp")):
+        gguf = inp.with_suffix("")
+        texts = inp.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")
+        want = [[int(x) for x in line.split()] for line in
+                inp.with_suffix(".out").read_text(encoding="utf-8").split("\n")[:len(texts)]]
+        data = "".join(json.dumps(t) + "\n" for t in texts).encode()
+        r = subprocess.run([str(mwanda_bin), "tokenize", str(gguf), "--jsonl"], input=data,
+                           capture_output=True, timeout=300)
+        if r.returncode != 0:
+            assert b"not supported" in r.stderr, r.stderr
+            unsupported.append(gguf.name)
+            continue
+        got = [json.loads(line) for line in r.stdout.decode().split("\n") if line]
+        bad = [t[:30] for t, g, w in zip(texts, got, want) if g != w]
+        assert not bad, (gguf.name, bad)
+        supported.append(gguf.name)
+    print(f"{len(supported)} vocabularies give the expected ids: {', '.join(supported)}; "
+          f"not supported: {', '.join(unsupported)}")
+    for name in ("llama-spm", "llama-bpe", "qwen2", "gpt-2", "starcoder", "phi-3"):
+        assert f"ggml-vocab-{name}.gguf" in supported, name
+    # Phi-3's special tokens take the spaces after them (llama.cpp sets rstrip by model name)
+    exe = Path(os.environ["MWANDA_LLAMACPP_BIN"]) / "llama-tokenize"
+    text = "<|user|>  hi<|end|>  \n x </s> y"
+    phi3 = d / "ggml-vocab-phi-3.gguf"
+    ours = tokenize_all(mwanda_bin, phi3, [text], special=True)[0]
+    assert ours == llama_tokenize(exe, phi3, text, True, tmp_path)

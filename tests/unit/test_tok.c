@@ -286,6 +286,65 @@ static void test_json_bpe(void) {
     mw_tokenizer_free(t);
 }
 
+/* A minimal byte-fallback BPE with one piece replaced (or added) by `piece`. */
+static const char *const HOSTILE[] = {
+    "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\"}]}",
+    "\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}}",
+    "\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"(\"}, \"content\": \"\"}",
+    "\"normalizer\": 7",
+    "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": "
+    "\"Isolated\"}",
+    "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"[\\\\S]\"}, "
+    "\"behavior\": \"Isolated\"}",
+    "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"x\"}, \"behavior\": "
+    "\"Sideways\"}",
+    "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\"}",
+    "\"pre_tokenizer\": {\"type\": 3}",
+    "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Sequence\", "
+    "\"pretokenizers\": [{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Sequence\", "
+    "\"pretokenizers\": [{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Sequence\", "
+    "\"pretokenizers\": [{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Sequence\", "
+    "\"pretokenizers\": [{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Sequence\", "
+    "\"pretokenizers\": []}]}]}]}]}]}]}]}]}",
+    "\"decoder\": {\"type\": \"WordPiece\"}",
+    "\"decoder\": {\"type\": \"Strip\", \"content\": \"\", \"start\": 1, \"stop\": 0}",
+    "\"decoder\": {\"type\": \"Strip\", \"content\": \" \", \"start\": -1, \"stop\": 0}",
+    "\"added_tokens\": [{\"id\": 1, \"content\": \"\", \"special\": true}]",
+    "\"added_tokens\": [{\"id\": -1, \"content\": \"x\", \"special\": true}]",
+};
+
+static void test_hostile_json(void) {
+    char text[2048];
+    for (size_t i = 0; i < sizeof HOSTILE / sizeof *HOSTILE; i++) {
+        snprintf(text, sizeof text,
+                 "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": "
+                 "{\"a\": 0, \"<0x41>\": 1}, \"merges\": []}, %s}",
+                 HOSTILE[i]);
+        char p[512];
+        mw_err err = {{0}};
+        mw_tokenizer *t = NULL;
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        FILE *f = fopen(p, "wb");
+        CHECK(f && fputs(text, f) >= 0);
+        if (f) fclose(f);
+        enum mw_status s = mw_tokenizer_open(p, &t, &err);
+        if (s == MW_OK) fprintf(stderr, "  accepted: %s\n", HOSTILE[i]);
+        CHECK(s != MW_OK && !t && err.msg[0] && !strchr(err.msg, '\n'));
+    }
+    /* no decoder: tokens joined by spaces, as tokenizers does; a template id out of range
+     * is left out */
+    mw_tokenizer *t = open_json(
+        "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"a\": 0, "
+        "\"b\": 1}, \"merges\": []}, \"post_processor\": {\"type\": \"TemplateProcessing\", "
+        "\"single\": [{\"SpecialToken\": {\"id\": \"x\"}}], \"special_tokens\": {\"x\": {\"ids\": "
+        "[4294967297]}}}}");
+    if (!t) return;
+    int32_t ids[] = {0, 1, 0};
+    CHECK(decodes(t, 0, "a b a", 5, 3, ids));
+    CHECK(encodes(t, "ab", MW_TOK_ADD_SPECIAL, 2, 0, 1));
+    mw_tokenizer_free(t);
+}
+
 /* ---- bad input and threads ----------------------------------------------- */
 
 static void test_bad_input(void) {
@@ -360,6 +419,7 @@ int main(int argc, char **argv) {
     test_spm();
     test_byte_level();
     test_json_bpe();
+    test_hostile_json();
     test_bad_input();
     test_threads();
     char p[512];
