@@ -256,11 +256,14 @@ static void pack_a_rows(const struct mw_gemm_impl *im, const struct prob *p, con
  * [j0, j0 + nb), all of K. */
 static void run_unit(const struct mw_gemm_impl *im, const struct prob *p, const struct plan *pl,
                      int64_t i0, int64_t r0, int64_t r1, int64_t j0, int64_t nb, int64_t stride,
-                     const float *pa, float *pb) {
+                     const float *pa, float *pb, int64_t *packed_j0) {
     for (int64_t q = 0; q < pl->nkb; q++) {
         int64_t k0 = q * pl->kcb, kb = min64(pl->kcb, p->K - k0);
         bool add_c = p->accumulate || q > 0;
-        pack_b_block(im, p, j0, nb, k0, kb, pb);
+        /* with one k block, a member that takes the next row group of the
+         * same chunk still has its B */
+        if (pl->nkb > 1 || *packed_j0 != j0) pack_b_block(im, p, j0, nb, k0, kb, pb);
+        *packed_j0 = j0;
         for (int64_t ic = r0; ic < r1; ic += im->mc)
             macro_kernel(im, p, i0 + ic, min64(im->mc, r1 - ic), j0, nb, kb, add_c,
                          pa + q * stride + ic * kb, pb);
@@ -270,6 +273,7 @@ static void run_unit(const struct mw_gemm_impl *im, const struct prob *p, const 
 /* The team's loop nest (see struct plan); run by every member. */
 static void team_work(const struct mw_gemm_impl *im, const struct prob *p, const struct plan *pl,
                       float *pa, float *pb) {
+    int64_t packed_j0 = -1; /* the chunk of B in pb */
     for (int64_t i0 = 0; i0 < p->M; i0 += pl->a_rows) {
         int64_t rows = min64(pl->a_rows, p->M - i0);
         int64_t stride = ceil_div(rows, im->mr) * im->mr * pl->kcb;
@@ -279,7 +283,7 @@ static void team_work(const struct mw_gemm_impl *im, const struct prob *p, const
         for (int64_t u = 0; u < chunks * groups; u++) {
             int64_t j0 = u / groups * pl->w, r0 = u % groups * pl->mrows;
             run_unit(im, p, pl, i0, r0, min64(r0 + pl->mrows, rows), j0, min64(pl->w, p->N - j0),
-                     stride, pa, pb);
+                     stride, pa, pb, &packed_j0);
         }
     }
 }
