@@ -11,7 +11,10 @@
  *
  * Peak: measured with a loop of independent vector FMAs on every thread
  * (the widest vectors the CPU has), i.e. cores x clock x FLOP per cycle as
- * the machine delivers them now, turbo and neighbours included. */
+ * the machine delivers them, turbo included: the best of runs before,
+ * between and after the shapes, so that a moment when other programs held
+ * the cores does not count. The table is printed at the end; progress goes
+ * to stderr. */
 #include "kernels/gemm.h"
 
 #include <dlfcn.h>
@@ -252,9 +255,9 @@ __attribute__((target("avx512f"))) static float fma_loop_512(long iters) {
 }
 #endif
 
-/* FLOP/s of independent FMAs on `threads` threads, best of 5 runs of
- * ~0.2 s; 0 where there is no vector FMA to measure. */
-static double measure_peak(int threads, const char **how) {
+/* FLOP/s of independent FMAs on `threads` threads, best of `runs` runs of
+ * ~0.05 s; 0 where there is no vector FMA to measure. */
+static double measure_peak(int threads, int runs, const char **how) {
     int width = 0;
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f"))
@@ -267,7 +270,7 @@ static double measure_peak(int threads, const char **how) {
     long iters = 20 * 1000 * 1000;
     double best = 0;
     volatile float sink = 0;
-    for (int run = 0; run < 5; run++) {
+    for (int run = 0; run < runs; run++) {
         double t0 = now();
 #pragma omp parallel num_threads(threads)
         {
@@ -288,7 +291,9 @@ static double measure_peak(int threads, const char **how) {
 /* One shape                                                                */
 /* ------------------------------------------------------------------------ */
 
-static void bench_shape(const struct shape *s, int reps, double peak) {
+/* Times one shape; its table row, but for the peak column, goes to row.
+ * Returns the best backend's GFLOP/s. */
+static double bench_shape(const struct shape *s, int reps, char *row, size_t size) {
     size_t na = (size_t)(s->M * s->K), nb = (size_t)(s->N * s->K), nc = (size_t)(s->M * s->N);
     float *A = random_floats(na, 1), *B = random_floats(nb, 2), *C[MAX_BACKENDS] = {NULL};
     for (int b = 0; b < nbackends; b++)
@@ -296,8 +301,9 @@ static void bench_shape(const struct shape *s, int reps, double peak) {
     bool ok = A && B;
     for (int b = 0; b < nbackends; b++)
         ok = ok && C[b];
+    double best = 0;
     if (!ok) {
-        printf("| %s | out of memory |\n", s->what);
+        snprintf(row, size, "| %s | out of memory |", s->what);
         goto done;
     }
     double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
@@ -307,7 +313,7 @@ static void bench_shape(const struct shape *s, int reps, double peak) {
         double t = time_calls(&backends[b], s, A, B, C[b], 1);
         calls[b] = t >= 0.05 ? 1 : (int)(0.05 / fmax(t, 1e-7)) + 1;
     }
-    double samples[MAX_BACKENDS][64], gf[MAX_BACKENDS], best = 0;
+    double samples[MAX_BACKENDS][64], gf[MAX_BACKENDS];
     if (reps > 64) reps = 64;
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < nbackends; i++) {
@@ -318,21 +324,20 @@ static void bench_shape(const struct shape *s, int reps, double peak) {
         gf[b] = flop / median(samples[b], reps) * 1e-9;
         best = fmax(best, gf[b]);
     }
-    printf("| %-20s | %6lld | %6lld | %5lld |%s", s->what, (long long)s->M, (long long)s->N,
-           (long long)s->K, s->nn ? " nn" : " nt");
-    for (int b = 0; b < nbackends; b++) {
+    size_t used =
+        (size_t)snprintf(row, size, "| %-20s | %6lld | %6lld | %5lld |%s", s->what, (long long)s->M,
+                         (long long)s->N, (long long)s->K, s->nn ? " nn" : " nt");
+    for (int b = 0; b < nbackends && used < size; b++) {
         double diff = b ? rel_diff(C[b], C[0], nc) : 0;
-        printf(" %6.1f %4.2f%s |", gf[b], gf[b] / best, diff > 1e-4 ? " DIFFERS" : "");
+        used += (size_t)snprintf(row + used, size - used, " %6.1f %4.2f%s |", gf[b], gf[b] / best,
+                                 diff > 1e-4 ? " DIFFERS" : "");
     }
-    if (peak > 0)
-        printf(" %3.0f%% |\n", 100 * best * 1e9 / peak);
-    else
-        printf(" - |\n");
 done:
     free(A);
     free(B);
     for (int b = 0; b < nbackends; b++)
         free(C[b]);
+    return best;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -352,7 +357,9 @@ static void print_setup(double peak, const char *how) {
     printf(", BLIS %s", bli_info_get_version_str());
 #endif
     if (peak > 0)
-        printf("\npeak %.1f GFLOP/s measured (%s, %d threads)\n", peak * 1e-9, how, bench_threads);
+        printf("\npeak %.1f GFLOP/s (%s, %d threads; the best of FMA loops run before, between "
+               "and after the shapes)\n",
+               peak * 1e-9, how, bench_threads);
     else
         printf("\npeak not measured\n");
     printf("\n| shape | M | N | K | |");
@@ -417,12 +424,24 @@ int main(int argc, char **argv) {
     if (reps < 1 || bench_threads < 1) return 2;
     omp_set_num_threads(bench_threads);
     add_backends(only);
+    /* the peak is what the cores deliver when the machine is quietest: a
+     * maximum over the whole run, so the table is printed at the end */
     const char *how;
-    double peak = measure_peak(bench_threads, &how);
-    print_setup(peak, how);
+    double peak = measure_peak(bench_threads, 5, &how);
+    static char rows[64][512];
+    double best[64];
+    if (nshapes > 64) nshapes = 64;
     for (size_t i = 0; i < nshapes; i++) {
-        bench_shape(&shapes[i], reps, peak);
-        fflush(stdout);
+        fprintf(stderr, "%zu/%zu %s\n", i + 1, nshapes, shapes[i].what);
+        peak = fmax(peak, measure_peak(bench_threads, 1, &how));
+        best[i] = bench_shape(&shapes[i], reps, rows[i], sizeof rows[i]);
     }
+    peak = fmax(peak, measure_peak(bench_threads, 5, &how));
+    print_setup(peak, how);
+    for (size_t i = 0; i < nshapes; i++)
+        if (peak > 0 && best[i] > 0)
+            printf("%s %3.0f%% |\n", rows[i], 100 * best[i] * 1e9 / peak);
+        else
+            printf("%s - |\n", rows[i]);
     return 0;
 }
