@@ -177,8 +177,8 @@ static void test_rows(void) {
                 enum mw_status rc = mw_prune_rows(w, R, C, use_c ? c : NULL, sp[k], &zeros, &err);
                 CHECK(rc == MW_OK, "prune_rows: %s", err.msg);
                 char what[64];
-                snprintf(what, sizeof what, "rows %lldx%lld s=%g c=%d", (long long)R, (long long)C,
-                         sp[k], use_c);
+                snprintf(what, sizeof what, "rows %lldx%lld s=%.9g c=%d", (long long)R,
+                         (long long)C, sp[k], use_c);
                 check_result(o, w, want, n, what);
                 CHECK(zeros == zw && zeros == count_zeros(w, n), "%s: zeros %lld want %lld", what,
                       (long long)zeros, (long long)zw);
@@ -264,7 +264,8 @@ static void test_global(void) {
             mw_err err = {0};
             CHECK(mw_prune_global(w, R, C, sp[k], &zeros, &err) == MW_OK, "global: %s", err.msg);
             char what[64];
-            snprintf(what, sizeof what, "global %lldx%lld s=%g", (long long)R, (long long)C, sp[k]);
+            snprintf(what, sizeof what, "global %lldx%lld s=%.9g", (long long)R, (long long)C,
+                     sp[k]);
             check_result(o, w, want, n, what);
             int64_t z0 = count_zeros(o, n);
             CHECK(zeros == (z0 > kk ? z0 : kk) && zeros == count_zeros(w, n),
