@@ -123,12 +123,13 @@ enum mw_status mw_stats_add_dataset(mw_stats *st, const char *name, mw_err *err)
  *  - general.type = "imatrix", imatrix.datasets, imatrix.chunk_count (all
  *    windows), imatrix.chunk_size (ctx);
  *  - per weight tensor W of every block (attn_q, attn_k, attn_v, attn_output,
- *    ffn_gate, ffn_up, ffn_down): "W.in_sum2" F32 [n_in, 1] and "W.counts"
- *    F32 [1, 1], pooled over the languages (q, k and v get the same input
- *    statistics, as do gate and up);
+ *    ffn_gate, ffn_up, ffn_down): "W.in_sum2" F32 [n_in] and "W.counts" F32
+ *    [1], pooled over the languages (q, k and v get the same input
+ *    statistics, as do gate and up), as llama-imatrix writes them;
  *  - per block N and input I (attn, attn_out, ffn, ffn_down), in F64:
  *    "blk.N.mw.I.sum2", ".sum", ".pos" [n_in, n_lang] and ".tokens"
- *    [1, n_lang], languages in the order of the key mwanda.calib.languages;
+ *    [1, n_lang], languages in the order of the key mwanda.calib.languages
+ *    (a trailing dimension of 1 is not written, as ggml does);
  *  - mwanda.calib.{languages, windows, ctx, samples, seed, llamacpp, arch}.
  * Written under a temporary name and renamed when complete. */
 enum mw_status mw_stats_write(const mw_stats *st, const char *path, mw_err *err);

@@ -84,16 +84,17 @@ static enum mw_status add_tensors(mw_gguf_writer *w, const mw_stats *st, mw_err 
         for (int lin = 0; lin < MW_LIN_COUNT && !s; lin++) {
             int64_t n_in = st->in[b * MW_IN_COUNT + mw_linear_input(lin)].n_in;
             int64_t ne_sum[2] = {n_in, 1}, ne_cnt[2] = {1, 1};
+            /* trailing dimensions of 1 are not written, as ggml writes them */
             pooled_name(name, sizeof name, b, lin, false);
-            s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F32, 2, ne_sum, err);
+            s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F32, 1, ne_sum, err);
             pooled_name(name, sizeof name, b, lin, true);
-            if (!s) s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F32, 2, ne_cnt, err);
+            if (!s) s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F32, 1, ne_cnt, err);
         }
         for (int in = 0; in < MW_IN_COUNT && !s; in++)
             for (int q = 0; q < Q_COUNT && !s; q++) {
                 int64_t ne[2] = {q == Q_TOKENS ? 1 : st->in[b * MW_IN_COUNT + in].n_in, st->n_lang};
                 lang_name(name, sizeof name, b, in, q);
-                s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F64, 2, ne, err);
+                s = mw_gguf_writer_add_tensor(w, name, MW_TYPE_F64, ne[1] > 1 ? 2 : 1, ne, err);
             }
     }
     return s;
