@@ -44,6 +44,7 @@ pins=(
   safetensors==0.8.0
   tokenizers==0.23.3
   pytest==9.2.0
+  transformers==5.23.0  # its config reader checks pruned folders (no PyTorch needed)
 )
 
 # ---- Debian packages --------------------------------------------------------

@@ -43,5 +43,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_pending(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #endif

@@ -91,30 +91,66 @@ static int parse_real(const char *arg, const char *opt, double lo, double hi, do
 }
 
 enum {
-    O_TEXT = 256, O_LANGS, O_SAMPLES, O_CTX, O_SEED, O_LLAMACPP, O_STATS, O_LAMBDA, O_GAMMA,
-    O_PROB, O_NO_BALANCE, O_CWL, O_CWL_DIR, O_CWL_LAMBDA, O_OWL_M, O_OWL_LAMBDA, O_TYPE, O_SHARD,
-    O_THREADS, O_JSON, O_METHOD, O_SPARSITY, O_PATTERN,
+    O_TEXT = 256,
+    O_LANGS,
+    O_SAMPLES,
+    O_CTX,
+    O_SEED,
+    O_LLAMACPP,
+    O_STATS,
+    O_LAMBDA,
+    O_GAMMA,
+    O_PROB,
+    O_NO_BALANCE,
+    O_CWL,
+    O_CWL_DIR,
+    O_CWL_LAMBDA,
+    O_OWL_M,
+    O_OWL_LAMBDA,
+    O_TYPE,
+    O_SHARD,
+    O_THREADS,
+    O_JSON,
+    O_METHOD,
+    O_SPARSITY,
+    O_PATTERN,
 };
 
 static int parse_option(int c, struct opts *o, char **argv) {
     mw_err err = {{0}};
     long long v;
     switch (c) {
-    case O_TEXT: o->text_dir = optarg; return CLI_OK;
-    case O_LANGS: o->langs = optarg; return CLI_OK;
-    case O_STATS: o->stats = optarg; return CLI_OK;
-    case O_JSON: o->json = optarg; return CLI_OK;
-    case 'o': o->out = optarg; return CLI_OK;
-    case O_LLAMACPP: o->llamacpp = true; return CLI_OK;
-    case O_NO_BALANCE: o->p.score.balance = false; return CLI_OK;
+    case O_TEXT:
+        o->text_dir = optarg;
+        return CLI_OK;
+    case O_LANGS:
+        o->langs = optarg;
+        return CLI_OK;
+    case O_STATS:
+        o->stats = optarg;
+        return CLI_OK;
+    case O_JSON:
+        o->json = optarg;
+        return CLI_OK;
+    case 'o':
+        o->out = optarg;
+        return CLI_OK;
+    case O_LLAMACPP:
+        o->llamacpp = true;
+        return CLI_OK;
+    case O_NO_BALANCE:
+        o->p.score.balance = false;
+        return CLI_OK;
     case O_SAMPLES:
         if (strcmp(optarg, "all") == 0) {
             o->samples = -1;
             return CLI_OK;
         }
         return cli_parse_int("prune", optarg, "--samples", 1, 1000000000, &o->samples);
-    case O_CTX: return cli_parse_int("prune", optarg, "--ctx", 2, 1 << 20, &o->ctx);
-    case O_THREADS: return cli_parse_int("prune", optarg, "--threads", 1, 1024, &o->threads);
+    case O_CTX:
+        return cli_parse_int("prune", optarg, "--ctx", 2, 1 << 20, &o->ctx);
+    case O_THREADS:
+        return cli_parse_int("prune", optarg, "--threads", 1, 1024, &o->threads);
     case O_SEED:
         if (cli_parse_int("prune", optarg, "--seed", 0, INT64_MAX, &v)) return CLI_USAGE;
         o->seed = (unsigned long long)v;
@@ -135,71 +171,90 @@ static int parse_option(int c, struct opts *o, char **argv) {
         if (mw_pattern_parse(optarg, &o->p.pattern, &err))
             return cli_usage_error("prune", "--pattern: %s", err.msg);
         return CLI_OK;
-    case O_LAMBDA: return parse_real(optarg, "--lambda", 0, 1e6, &o->p.score.lambda);
-    case O_GAMMA: return parse_real(optarg, "--gamma", 0, 1e6, &o->p.score.gamma);
-    case O_CWL_LAMBDA: return parse_real(optarg, "--cwl-lambda", 0, 0.5, &o->p.cwl_lambda);
-    case O_OWL_M: return parse_real(optarg, "--owl-m", 1e-6, 1e6, &o->p.owl_m);
-    case O_OWL_LAMBDA: return parse_real(optarg, "--owl-lambda", 0, 0.5, &o->p.owl_lambda);
+    case O_LAMBDA:
+        return parse_real(optarg, "--lambda", 0, 1e6, &o->p.score.lambda);
+    case O_GAMMA:
+        return parse_real(optarg, "--gamma", 0, 1e6, &o->p.score.gamma);
+    case O_CWL_LAMBDA:
+        return parse_real(optarg, "--cwl-lambda", 0, 0.5, &o->p.cwl_lambda);
+    case O_OWL_M:
+        return parse_real(optarg, "--owl-m", 1e-6, 1e6, &o->p.owl_m);
+    case O_OWL_LAMBDA:
+        return parse_real(optarg, "--owl-lambda", 0, 0.5, &o->p.owl_lambda);
     case O_PROB:
-        if (strcmp(optarg, "mean") == 0) o->p.score.prob_agg = MW_PROB_MEAN;
-        else if (strcmp(optarg, "max") == 0) o->p.score.prob_agg = MW_PROB_MAX;
-        else return bad("--prob must be mean or max, not '%s'%s", optarg, "");
+        if (strcmp(optarg, "mean") == 0)
+            o->p.score.prob_agg = MW_PROB_MEAN;
+        else if (strcmp(optarg, "max") == 0)
+            o->p.score.prob_agg = MW_PROB_MAX;
+        else
+            return bad("--prob must be mean or max, not '%s'%s", optarg, "");
         return CLI_OK;
     case O_CWL:
-        if (strcmp(optarg, "on") == 0) o->p.cwl = true;
-        else if (strcmp(optarg, "off") == 0) o->p.cwl = false;
-        else return bad("--cwl must be on or off, not '%s'%s", optarg, "");
+        if (strcmp(optarg, "on") == 0)
+            o->p.cwl = true;
+        else if (strcmp(optarg, "off") == 0)
+            o->p.cwl = false;
+        else
+            return bad("--cwl must be on or off, not '%s'%s", optarg, "");
         return CLI_OK;
     case O_CWL_DIR:
-        if (strcmp(optarg, "1-r") == 0) o->p.cwl_dir = MW_CWL_ONE_MINUS_R;
-        else if (strcmp(optarg, "r") == 0) o->p.cwl_dir = MW_CWL_R;
-        else return bad("--cwl-dir must be 1-r or r, not '%s'%s", optarg, "");
+        if (strcmp(optarg, "1-r") == 0)
+            o->p.cwl_dir = MW_CWL_ONE_MINUS_R;
+        else if (strcmp(optarg, "r") == 0)
+            o->p.cwl_dir = MW_CWL_R;
+        else
+            return bad("--cwl-dir must be 1-r or r, not '%s'%s", optarg, "");
         return CLI_OK;
     case O_TYPE:
-        if (strcmp(optarg, "f32") == 0) o->p.type = MW_TYPE_F32;
-        else if (strcmp(optarg, "f16") == 0) o->p.type = MW_TYPE_F16;
-        else if (strcmp(optarg, "bf16") == 0) o->p.type = MW_TYPE_BF16;
-        else return bad("--type must be f32, f16 or bf16, not '%s'%s", optarg, "");
+        if (strcmp(optarg, "f32") == 0)
+            o->p.type = MW_TYPE_F32;
+        else if (strcmp(optarg, "f16") == 0)
+            o->p.type = MW_TYPE_F16;
+        else if (strcmp(optarg, "bf16") == 0)
+            o->p.type = MW_TYPE_BF16;
+        else
+            return bad("--type must be f32, f16 or bf16, not '%s'%s", optarg, "");
         return CLI_OK;
     case O_SHARD:
         if (!cli_parse_size(optarg, &o->p.max_shard_bytes))
             return bad("--shard-size '%s' is not a size%s", optarg, "");
         return CLI_OK;
-    case ':': return bad("option %s needs a value%s", argv[optind - 1], "");
-    default: return bad("unknown option '%s'%s", argv[optind - 1], "");
+    case ':':
+        return bad("option %s needs a value%s", argv[optind - 1], "");
+    default:
+        return bad("unknown option '%s'%s", argv[optind - 1], "");
     }
 }
 
 /* Options that only some methods read: the method must come first so that
  * its defaults do not overwrite them, hence two passes over argv. */
 static int parse_opts(int argc, char **argv, struct opts *o) {
-    static const struct option OPTS[] = {
-        {"method", required_argument, NULL, O_METHOD},
-        {"sparsity", required_argument, NULL, O_SPARSITY},
-        {"pattern", required_argument, NULL, O_PATTERN},
-        {"text", required_argument, NULL, O_TEXT},
-        {"langs", required_argument, NULL, O_LANGS},
-        {"samples", required_argument, NULL, O_SAMPLES},
-        {"ctx", required_argument, NULL, O_CTX},
-        {"seed", required_argument, NULL, O_SEED},
-        {"llamacpp-windows", no_argument, NULL, O_LLAMACPP},
-        {"stats", required_argument, NULL, O_STATS},
-        {"lambda", required_argument, NULL, O_LAMBDA},
-        {"gamma", required_argument, NULL, O_GAMMA},
-        {"prob", required_argument, NULL, O_PROB},
-        {"no-balance", no_argument, NULL, O_NO_BALANCE},
-        {"cwl", required_argument, NULL, O_CWL},
-        {"cwl-dir", required_argument, NULL, O_CWL_DIR},
-        {"cwl-lambda", required_argument, NULL, O_CWL_LAMBDA},
-        {"owl-m", required_argument, NULL, O_OWL_M},
-        {"owl-lambda", required_argument, NULL, O_OWL_LAMBDA},
-        {"type", required_argument, NULL, O_TYPE},
-        {"shard-size", required_argument, NULL, O_SHARD},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"json", required_argument, NULL, O_JSON},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option OPTS[] = {{"method", required_argument, NULL, O_METHOD},
+                                         {"sparsity", required_argument, NULL, O_SPARSITY},
+                                         {"pattern", required_argument, NULL, O_PATTERN},
+                                         {"text", required_argument, NULL, O_TEXT},
+                                         {"langs", required_argument, NULL, O_LANGS},
+                                         {"samples", required_argument, NULL, O_SAMPLES},
+                                         {"ctx", required_argument, NULL, O_CTX},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"llamacpp-windows", no_argument, NULL, O_LLAMACPP},
+                                         {"stats", required_argument, NULL, O_STATS},
+                                         {"lambda", required_argument, NULL, O_LAMBDA},
+                                         {"gamma", required_argument, NULL, O_GAMMA},
+                                         {"prob", required_argument, NULL, O_PROB},
+                                         {"no-balance", no_argument, NULL, O_NO_BALANCE},
+                                         {"cwl", required_argument, NULL, O_CWL},
+                                         {"cwl-dir", required_argument, NULL, O_CWL_DIR},
+                                         {"cwl-lambda", required_argument, NULL, O_CWL_LAMBDA},
+                                         {"owl-m", required_argument, NULL, O_OWL_M},
+                                         {"owl-lambda", required_argument, NULL, O_OWL_LAMBDA},
+                                         {"type", required_argument, NULL, O_TYPE},
+                                         {"shard-size", required_argument, NULL, O_SHARD},
+                                         {"threads", required_argument, NULL, O_THREADS},
+                                         {"json", required_argument, NULL, O_JSON},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->samples = 16;
     o->ctx = 256;
@@ -246,7 +301,8 @@ static json_t *report_json(const struct opts *o, const char *model, const mw_pru
         json_object_set_new(opt, "balance", json_boolean(p->score.balance));
         json_object_set_new(opt, "lambda", json_real(p->score.lambda));
         json_object_set_new(opt, "gamma", json_real(p->score.gamma));
-        json_object_set_new(opt, "prob", json_string(p->score.prob_agg == MW_PROB_MAX ? "max" : "mean"));
+        json_object_set_new(opt, "prob",
+                            json_string(p->score.prob_agg == MW_PROB_MAX ? "max" : "mean"));
         json_object_set_new(opt, "cwl", json_boolean(p->cwl));
         if (p->cwl) {
             json_object_set_new(opt, "cwl_dir", json_string(p->cwl_dir == MW_CWL_R ? "r" : "1-r"));
@@ -266,11 +322,13 @@ static json_t *report_json(const struct opts *o, const char *model, const mw_pru
             json_array_append_new(langs, json_string(set ? set->langs[l] : st->langs[l]));
         json_object_set_new(cal, "languages", langs);
         long long samples = set ? o->samples : st->samples;
-        json_object_set_new(cal, "samples", samples < 0 ? json_string("all") : json_integer(samples));
+        json_object_set_new(cal, "samples",
+                            samples < 0 ? json_string("all") : json_integer(samples));
         json_object_set_new(cal, "ctx", json_integer(set ? o->ctx : st->ctx));
         json_object_set_new(cal, "seed", json_integer((json_int_t)(set ? o->seed : st->seed)));
         json_object_set_new(cal, "windows", json_integer(set ? set->n_win : 0));
-        json_object_set_new(cal, "llamacpp_windows", json_boolean(set ? o->llamacpp : st->llamacpp));
+        json_object_set_new(cal, "llamacpp_windows",
+                            json_boolean(set ? o->llamacpp : st->llamacpp));
         if (o->stats) json_object_set_new(cal, "stats", json_string(o->stats));
         json_object_set_new(cal, "procedure", json_string(set ? "sequential" : "one pass"));
         json_object_set_new(doc, "calibration", cal);
@@ -283,8 +341,8 @@ static json_t *report_json(const struct opts *o, const char *model, const mw_pru
         json_object_set_new(e, "index", json_integer(b));
         json_object_set_new(e, "target", json_real(r->block_target[b]));
         json_object_set_new(e, "achieved", json_real(r->block_achieved[b]));
-        json_object_set_new(e, "score", isnan(r->block_score[b]) ? json_null()
-                                                                 : json_real(r->block_score[b]));
+        json_object_set_new(e, "score",
+                            isnan(r->block_score[b]) ? json_null() : json_real(r->block_score[b]));
         json_array_append_new(blocks, e);
     }
     json_object_set_new(doc, "blocks", blocks);
@@ -320,8 +378,8 @@ static int run(const struct opts *o, const char *model_arg) {
         if (mw_stats_read(o->stats, &st, &err)) rc = cli_error("%s", err.msg);
         use_stats = !rc;
     } else if (o->p.method != MW_METHOD_MAGNITUDE) {
-        mw_sample_opts so = {.ctx = o->ctx, .samples = o->samples, .seed = o->seed,
-                             .llamacpp = o->llamacpp};
+        mw_sample_opts so = {
+            .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
         if (mw_model_tokenizer(m, &tok, &err)) rc = cli_error("%s", err.msg);
         if (!rc) rc = cli_calib_set(o->text_dir, o->langs, &so, tok, &set);
         use_set = !rc;
@@ -329,14 +387,14 @@ static int run(const struct opts *o, const char *model_arg) {
     mw_prune_report rep = {0};
     cli_progress p;
     cli_progress_init(&p, "prune");
-    if (!rc && mw_prune_model(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p, o->out,
-                              &rep, cli_progress_update, &p, &err))
+    if (!rc && mw_prune_model(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p, o->out, &rep,
+                              cli_progress_update, &p, &err))
         rc = cli_error("%s", err.msg);
     if (!rc) {
         cli_progress_done(&p);
         if (o->json) {
-            json_t *doc = report_json(o, model_arg, &rep, use_set ? &set : NULL,
-                                      use_stats ? &st : NULL);
+            json_t *doc =
+                report_json(o, model_arg, &rep, use_set ? &set : NULL, use_stats ? &st : NULL);
             rc = cli_write_json(o->json, doc);
             json_decref(doc);
         }

@@ -15,7 +15,7 @@ static const struct command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "text to token ids and back, as llama.cpp or Hugging Face do"},
     {"eval", cmd_eval, "per-language perplexity and bits per byte"},
     {"calibrate", cmd_calibrate, "per-language activation statistics (an imatrix GGUF)"},
-    {"prune", cmd_pending, "prune with magnitude, Wanda, OWL or M-Wanda (not available yet)"},
+    {"prune", cmd_prune, "prune with magnitude, Wanda, OWL or M-Wanda"},
     {"report", cmd_pending, "Markdown and SVG report of runs (not available yet)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

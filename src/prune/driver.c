@@ -71,8 +71,9 @@ static enum mw_status block_factors(const mw_prune_opts *o, const mw_stats *st, 
         mw_lang_stats ls = lang_stats(st, block, (enum mw_input)in);
         c[in] = malloc((size_t)(ls.n_in ? ls.n_in : 1) * sizeof(double));
         if (!c[in]) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-        enum mw_status s = o->method == MW_METHOD_MWANDA ? mw_mwanda_factor(&ls, &o->score, c[in], err)
-                                                        : mw_wanda_factor(&ls, c[in], err);
+        enum mw_status s = o->method == MW_METHOD_MWANDA
+                               ? mw_mwanda_factor(&ls, &o->score, c[in], err)
+                               : mw_wanda_factor(&ls, c[in], err);
         if (s)
             return mw_fail_context(err, s, "statistics of block %lld input '%s'", (long long)block,
                                    mw_input_name((enum mw_input)in));
@@ -91,8 +92,7 @@ static void free_factors(double *c[MW_IN_COUNT]) {
 
 /* OWL: each dense block's share of Wanda scores above M times their mean. */
 static enum mw_status owl_shares(const mw_model *m, const mw_stats *st, const mw_prune_opts *o,
-                                 double *share, mw_progress_fn progress, void *puser,
-                                 mw_err *err) {
+                                 double *share, mw_progress_fn progress, void *puser, mw_err *err) {
     int64_t n_layer = mw_model_hparams(m)->n_layer;
     mw_prune_opts wanda = *o;
     wanda.method = MW_METHOD_WANDA;
@@ -129,15 +129,17 @@ static enum mw_status cwl_correlations(const mw_stats *st, int64_t n_layer, doub
         for (int i = 0; i < MW_IN_COUNT; i++)
             in[i] = lang_stats(st, b, (enum mw_input)i);
         enum mw_status s = mw_cwl_correlation(in, MW_IN_COUNT, &r[b], err);
-        if (s) return mw_fail_context(err, s, "CWL needs two or more languages; block %lld", (long long)b);
+        if (s)
+            return mw_fail_context(err, s, "CWL needs two or more languages; block %lld",
+                                   (long long)b);
     }
     return MW_OK;
 }
 
 /* Block targets: OWL or CWL, else the same target everywhere. */
-static enum mw_status block_targets(const mw_model *m, const mw_stats *dense, const mw_prune_opts *o,
-                                    mw_prune_report *rep, mw_progress_fn progress, void *puser,
-                                    mw_err *err) {
+static enum mw_status block_targets(const mw_model *m, const mw_stats *dense,
+                                    const mw_prune_opts *o, mw_prune_report *rep,
+                                    mw_progress_fn progress, void *puser, mw_err *err) {
     int64_t n = rep->n_layer;
     for (int64_t b = 0; b < n; b++) {
         rep->block_target[b] = o->sparsity;
@@ -150,8 +152,10 @@ static enum mw_status block_targets(const mw_model *m, const mw_stats *dense, co
     if (s) return s;
     double *imp = malloc((size_t)n * sizeof *imp);
     if (!imp) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    if (owl) memcpy(imp, rep->block_score, (size_t)n * sizeof *imp);
-    else mw_cwl_importance(o->cwl_dir, rep->block_score, (int)n, imp);
+    if (owl)
+        memcpy(imp, rep->block_score, (size_t)n * sizeof *imp);
+    else
+        mw_cwl_importance(o->cwl_dir, rep->block_score, (int)n, imp);
     s = mw_allocate_sparsity(imp, (int)n, o->sparsity, owl ? o->owl_lambda : o->cwl_lambda,
                              rep->block_target, &rep->n_clamped, err);
     free(imp);
@@ -179,9 +183,12 @@ static enum mw_status prune_block(struct run *r, int64_t b, mw_block *blk, const
         float *w = blk->w[l];
         int64_t rows = blk->rows[l], cols = blk->cols[l], zeros = 0;
         const double *f = c[mw_linear_input((enum mw_linear)l)];
-        if (o->pattern.m > 0) s = mw_prune_nm(w, rows, cols, f, o->pattern, &zeros, err);
-        else if (o->method == MW_METHOD_MAGNITUDE) s = mw_prune_global(w, rows, cols, s_b, &zeros, err);
-        else s = mw_prune_rows(w, rows, cols, f, s_b, &zeros, err);
+        if (o->pattern.m > 0)
+            s = mw_prune_nm(w, rows, cols, f, o->pattern, &zeros, err);
+        else if (o->method == MW_METHOD_MAGNITUDE)
+            s = mw_prune_global(w, rows, cols, s_b, &zeros, err);
+        else
+            s = mw_prune_rows(w, rows, cols, f, s_b, &zeros, err);
         mw_prune_tensor *t = &r->rep->tensors[r->n_done++];
         snprintf(t->name, sizeof t->name, "blk.%lld.%s.weight", (long long)b,
                  mw_linear_name((enum mw_linear)l));
