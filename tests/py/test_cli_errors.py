@@ -20,7 +20,7 @@ from test_gguf_compat import write_tiny_llama
 
 BIN = os.environ.get("MWANDA_BIN")
 pytestmark = pytest.mark.skipif(not BIN, reason="MWANDA_BIN is not set")
-PENDING = ["calibrate", "prune", "report"]
+PENDING = ["calibrate", "prune"]
 NOISE = ("Traceback", "Sanitizer", "runtime error", "Segmentation", "Aborted", "core dumped")
 
 
