@@ -365,7 +365,8 @@ static enum mw_status summary_table(mw_text *t, const mw_report *r, const mw_rpt
     if (s) goto done;
     mw_text_put(t, "## Summary\n\n| run | setting | achieved sparsity");
     for (size_t i = 0; i < n_sets; i++)
-        mw_text_printf(t, " | perplexity change, %s languages (%zu)", mw_rpt_set_name(sets[i]),
+        mw_text_printf(t, " | perplexity change, %s languages (%zu)",
+                       sets[i] == MW_SET_UNSEEN ? "held-out" : mw_rpt_set_name(sets[i]),
                        set_count(l, sets[i]));
     for (size_t k = 0; k < n_tasks; k++) {
         mw_text_put(t, " | accuracy");

@@ -171,7 +171,7 @@ def test_bits_per_byte_and_summary(report):
         close(calib_mean[2 + k], sum(vals) / len(vals), 4)
     s = find_table(md, ["run", "setting"])
     assert s[0][3:5] == ["perplexity change, calibration languages (15)",
-                         "perplexity change, held out languages (4)"]
+                         "perplexity change, held-out languages (4)"]
     for row, r in zip(s[2:], RUNS[1:]):
         for col, subset in ((3, [l for l in evals[r] if l not in UNSEEN]), (4, UNSEEN)):
             change = gmean([evals[r][l]["ppl"] for l in subset]) / \
@@ -582,3 +582,54 @@ def test_samples_match_their_generator(tmp_path):
     for f in sorted(tmp_path.rglob("*.json")):
         rel = f.relative_to(tmp_path)
         assert (DATA / rel).read_bytes() == f.read_bytes(), rel
+
+
+def mutate(doc, rng):
+    """One random change somewhere in a JSON document: a value replaced by
+    another type or an out-of-range number, a key dropped, a list emptied."""
+    path, node = [], doc
+    while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+        key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+        path.append((node, key))
+        node = node[key]
+    if not path:
+        return
+    parent, key = path[-1]
+    choice = rng.randrange(5)
+    if choice == 0 and isinstance(parent, dict):
+        del parent[key]
+    else:
+        parent[key] = [None, -1, 1e308, -0.5, 2, "x" * 80, [], {}, [1, "a"], {"a": 1}][
+            rng.randrange(10)]
+
+
+def test_mutated_inputs_never_crash(tmp_path):
+    """Seeded random damage to the sample files: every run either reports or
+    stops with one error line; never a crash (run under the sanitizer build,
+    a memory error would show here)."""
+    import random
+    rng = random.Random(7)
+    outcomes = {0: 0, 1: 0}
+    for i in range(40):
+        base = tmp_path / f"m{i}"
+        dirs = copy_runs(base, ["dense", "owl-50"])
+        target = rng.choice([(dirs[0], "eval.json"), (dirs[0], "tasks.json"),
+                             (dirs[1], "prune.json"), (dirs[1], "eval.json"),
+                             (dirs[1], "tasks.json")])
+        f = target[0] / target[1]
+        doc = json.loads(f.read_text())
+        for _ in range(rng.randrange(1, 4)):
+            mutate(doc, rng)
+        f.write_text(json.dumps(doc))
+        p = run(*dirs, "-o", base / "out")
+        assert p.returncode in (0, 1), (i, p.returncode, p.stderr)
+        assert not any(n in p.stderr for n in NOISE), p.stderr
+        if p.returncode:
+            assert len(p.stderr.splitlines()) == 1 and str(f) in p.stderr, p.stderr
+        else:
+            for svg in (base / "out").glob("*.svg"):
+                svg_root(svg)
+        outcomes[p.returncode] += 1
+        shutil.rmtree(base)
+    print(f"mutated inputs: {outcomes[0]} reported, {outcomes[1]} refused")
+    assert outcomes[1] > 0
