@@ -1,6 +1,7 @@
 /* The grouped bar chart: per-language perplexity change and task accuracy. */
 #include "report/chart.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,7 @@ static void y_axis(const mw_bar_chart *c, bar_layout *L) {
         double top = c->n_summary ? (b - a) * 0.16 + 0.03 : pad;
         lo = pow(10, a - (lo < c->base ? pad : 0));
         hi = pow(10, b + top);
+        if (!isfinite(hi)) hi = DBL_MAX; /* absurd ratios still get an axis */
         L->n_ticks = mw_ticks_log(lo, hi, 8, L->ticks, MAX_TICKS);
     } else {
         if (!isfinite(c->y_max)) hi += (hi - lo) * (c->n_summary ? 0.16 : 0.04);

@@ -27,13 +27,21 @@ void mw_chart_fmt(char *buf, size_t size, double v, enum mw_tick_fmt fmt, bool v
         break;
     case MW_TICK_RATIO:
         dec = value_label ? (v < 10 ? 2 : 1) : (v < 1 ? 2 : v < 10 ? 1 : 0);
-        mw_fmt_num(num, sizeof num, v, dec);
-        /* drop zeros a tick does not need: x2, x1.5 */
+        if (v >= 1e5) { /* a ruined model: 1e+05 rather than a row of digits */
+            int e = (int)floor(log10(v));
+            mw_fmt_num(num, sizeof num, v / pow(10, e), 1);
+            snprintf(num + strlen(num), sizeof num - strlen(num), "e+%02d", e);
+        } else {
+            mw_fmt_num(num, sizeof num, v, dec);
+        }
+        /* drop zeros a tick does not need: x2, x1.5, x1e+06 */
         if (!value_label && strchr(num, '.')) {
-            char *e = num + strlen(num);
-            while (e[-1] == '0')
-                *--e = '\0';
-            if (e[-1] == '.') e[-1] = '\0';
+            char *dot = strchr(num, '.'), *e = strchr(num, 'e');
+            char *end = e ? e : num + strlen(num), *p = end;
+            while (p > dot + 1 && p[-1] == '0')
+                p--;
+            if (p == dot + 1) p = dot;
+            memmove(p, end, strlen(end) + 1);
         }
         snprintf(buf, size, "\xc3\x97%s", num); /* U+00D7 multiplication sign */
         break;
@@ -74,15 +82,29 @@ size_t mw_ticks_linear(double *lo, double *hi, int want, double *ticks, size_t c
     return n;
 }
 
+/* Powers of ten in [lo, hi], every `step`-th decade. */
+static size_t decade_ticks(double lo, double hi, int step, double *ticks, size_t cap) {
+    size_t n = 0;
+    int e0 = (int)ceil(log10(lo) - 1e-9), e1 = (int)floor(log10(hi) + 1e-9);
+    int first = e0 - ((e0 % step) + step) % step; /* a multiple of step: 1, 100, 10^4 ... */
+    for (int e = first; e <= e1 && n < cap; e += step)
+        if (e >= e0) ticks[n++] = pow(10, e);
+    return n;
+}
+
 size_t mw_ticks_log(double lo, double hi, int want, double *ticks, size_t cap) {
     /* mantissa sets from sparse to dense; the densest that stays within
-     * `want` ticks wins */
-    static const double SETS[][7] = {
-        {1}, {1, 2, 5}, {1, 1.5, 2, 3, 5, 7}, {1, 1.2, 1.5, 2, 3, 5, 7}};
-    static const size_t SET_N[] = {1, 3, 6, 7};
-    size_t best = 0;
-    int e0 = (int)floor(log10(lo)) - 1, e1 = (int)ceil(log10(hi)) + 1;
-    for (size_t set = 0; set < 4; set++) {
+     * `want` ticks wins, and decades are thinned when even one per decade is
+     * too many */
+    static const double SETS[][7] = {{1, 2, 5}, {1, 1.5, 2, 3, 5, 7}, {1, 1.2, 1.5, 2, 3, 5, 7}};
+    static const size_t SET_N[] = {3, 6, 7};
+    if (want < 2) want = 2;
+    int decades = (int)(floor(log10(hi)) - ceil(log10(lo))) + 1;
+    size_t best =
+        decade_ticks(lo, hi, decades > want ? (decades + want - 1) / want : 1, ticks, cap);
+    if (decades > want) return best;
+    int e0 = (int)floor(log10(lo)), e1 = (int)ceil(log10(hi));
+    for (size_t set = 0; set < 3; set++) {
         double tmp[64];
         size_t n = 0;
         for (int e = e0; e <= e1; e++)
@@ -90,7 +112,8 @@ size_t mw_ticks_log(double lo, double hi, int want, double *ticks, size_t cap) {
                 double t = SETS[set][m] * pow(10, e);
                 if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9) && n < 64) tmp[n++] = t;
             }
-        if (set > 0 && (int)n > want) break;
+        if ((int)n > want) break;
+        if (n <= best) continue;
         best = n < cap ? n : cap;
         memcpy(ticks, tmp, best * sizeof *ticks);
     }

@@ -85,6 +85,36 @@ static const char *set_note(enum mw_rpt_set set) {
 
 /* ---- perplexity ---------------------------------------------------------- */
 
+/* Bars of one group: each run's perplexity over the dense one's, for a
+ * language or (set given) for the mean over a set. */
+static void fill_ppl_group(const mw_report *r, const mw_rpt_langs *l, const size_t *series_run,
+                           size_t n_series, size_t g, const enum mw_rpt_set *set, bar_data *d) {
+    const mw_rpt_run *dense = &r->runs[r->dense];
+    for (size_t k = 0; k < n_series; k++) {
+        const mw_rpt_run *run = &r->runs[series_run[k]];
+        double base, v;
+        if (!set) {
+            const mw_rpt_ppl *p = mw_rpt_run_ppl(run, d->groups[g]);
+            if (!p) continue;
+            base = mw_rpt_run_ppl(dense, d->groups[g])->ppl;
+            v = p->ppl;
+        } else {
+            size_t n0, n1;
+            base = mw_rpt_ppl_mean(dense, l, *set, &n0);
+            v = mw_rpt_ppl_mean(run, l, *set, &n1);
+            if (!n0 || n0 != n1) continue;
+        }
+        double ratio = v / base;
+        d->value[g * n_series + k] = ratio;
+        char b[32], a[32], c[32];
+        mw_fmt_num(b, sizeof b, base, 2);
+        mw_fmt_num(a, sizeof a, v, 2);
+        mw_chart_fmt(c, sizeof c, (ratio - 1) * 100, MW_TICK_CHANGE, true);
+        snprintf(tip_at(d, g * n_series + k), TIP_LEN, "%s%s%s, %s: perplexity %s -> %s (%s)",
+                 d->groups[g], set ? " " : "", set ? d->notes[g] : "", run->name, b, a, c);
+    }
+}
+
 enum mw_status mw_rpt_chart_ppl(const mw_report *r, const mw_rpt_langs *l, mw_svg *s,
                                 const char **why, mw_err *err) {
     *why = NULL;
@@ -115,7 +145,6 @@ enum mw_status mw_rpt_chart_ppl(const mw_report *r, const mw_rpt_langs *l, mw_sv
         free(lang_of);
         return st;
     }
-    double max_ratio = 1, min_ratio = 1;
     for (size_t g = 0; g < n_groups; g++) {
         bool summary = g >= n_lang;
         if (!summary) {
@@ -125,32 +154,12 @@ enum mw_status mw_rpt_chart_ppl(const mw_report *r, const mw_rpt_langs *l, mw_sv
             d.groups[g] = "mean";
             d.notes[g] = set_note(sets[g - n_lang]);
         }
-        for (size_t k = 0; k < n_series; k++) {
-            const mw_rpt_run *run = &r->runs[series_run[k]];
-            double base, v;
-            if (!summary) {
-                const mw_rpt_ppl *p = mw_rpt_run_ppl(run, d.groups[g]);
-                if (!p) continue;
-                base = mw_rpt_run_ppl(dense, d.groups[g])->ppl;
-                v = p->ppl;
-            } else {
-                size_t n0, n1;
-                base = mw_rpt_ppl_mean(dense, l, sets[g - n_lang], &n0);
-                v = mw_rpt_ppl_mean(run, l, sets[g - n_lang], &n1);
-                if (!n0 || n0 != n1) continue;
-            }
-            double ratio = v / base;
-            d.value[g * n_series + k] = ratio;
-            if (ratio > max_ratio) max_ratio = ratio;
-            if (ratio < min_ratio) min_ratio = ratio;
-            char b[32], a[32], c[32];
-            mw_fmt_num(b, sizeof b, base, 2);
-            mw_fmt_num(a, sizeof a, v, 2);
-            mw_chart_fmt(c, sizeof c, (ratio - 1) * 100, MW_TICK_CHANGE, true);
-            snprintf(tip_at(&d, g * n_series + k), TIP_LEN, "%s%s%s, %s: perplexity %s -> %s (%s)",
-                     d.groups[g], summary ? " " : "", summary ? d.notes[g] : "", run->name, b, a,
-                     c);
-        }
+        fill_ppl_group(r, l, series_run, n_series, g, summary ? &sets[g - n_lang] : NULL, &d);
+    }
+    double max_ratio = 1, min_ratio = 1;
+    for (size_t i = 0; i < n_groups * n_series; i++) {
+        if (d.value[i] > max_ratio) max_ratio = d.value[i];
+        if (d.value[i] < min_ratio) min_ratio = d.value[i];
     }
     for (size_t k = 0; k < n_series; k++) {
         d.series[k] = r->runs[series_run[k]].name;
