@@ -16,7 +16,7 @@ static const struct command COMMANDS[] = {
     {"eval", cmd_eval, "per-language perplexity and bits per byte"},
     {"calibrate", cmd_calibrate, "per-language activation statistics (an imatrix GGUF)"},
     {"prune", cmd_prune, "prune with magnitude, Wanda, OWL or M-Wanda"},
-    {"report", cmd_pending, "Markdown and SVG report of runs (not available yet)"},
+    {"report", cmd_report, "Markdown report with SVG charts from prune and eval runs"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
