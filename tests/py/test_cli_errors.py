@@ -53,7 +53,8 @@ def tiny(tmp_path_factory) -> Path:
 
 def test_help_and_version():
     cases = [["--help"], ["-h"], ["help"], ["--version"], ["-V"], ["inspect", "--help"],
-             ["inspect", "-h"], ["convert", "--help"], ["convert", "x", "-h"], ["calibrate", "--help"]]
+             ["inspect", "-h"], ["convert", "--help"], ["convert", "x", "-h"],
+             ["calibrate", "--help"]]
     cases += [[cmd, "--help"] for cmd in PENDING]
     for args in cases:
         p = run(*args)
