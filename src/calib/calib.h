@@ -136,6 +136,8 @@ enum mw_status mw_stats_write(const mw_stats *st, const char *path, mw_err *err)
 /* Reads and checks a file mw_stats_write wrote (every count, shape and value
  * is checked: finite, counts non-negative, sums of squares non-negative). */
 enum mw_status mw_stats_read(const char *path, mw_stats *st, mw_err *err);
+/* The same on an open GGUF (name: for messages). */
+enum mw_status mw_stats_from_gguf(const mw_gguf *g, const char *name, mw_stats *st, mw_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* The block-by-block runner                                                */

@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "model/head.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,20 @@ static enum mw_status embed(struct run *r, mw_err *err) {
     return MW_OK;
 }
 
+/* Activations that overflowed make statistics nobody can use; say where. */
+static enum mw_status check_finite(const mw_stats *st, int64_t block, mw_err *err) {
+    for (int i = 0; i < MW_IN_COUNT; i++) {
+        const mw_input_stats *s = &st->in[block * MW_IN_COUNT + i];
+        double acc = 0;
+        for (int64_t j = 0; j < st->n_lang * s->n_in; j++)
+            acc += s->sum2[j] + s->sum[j];
+        if (!isfinite(acc))
+            return mw_fail(err, MW_ERR_ARG, "non-finite activations at the %s input of block %lld",
+                           mw_input_name(i), (long long)block);
+    }
+    return MW_OK;
+}
+
 static enum mw_status run_blocks(struct run *r, mw_block_hook hook, void *user, mw_stats *st,
                                  mw_err *err) {
     int64_t n_layer = mw_model_hparams(r->m)->n_layer;
@@ -129,13 +144,10 @@ static enum mw_status run_blocks(struct run *r, mw_block_hook hook, void *user, 
     for (int64_t bi = 0; bi < n_layer && !s; bi++) {
         mw_block b;
         if ((s = mw_block_load(r->m, bi, &b, err))) break;
-        if (!hook) {
-            pass(r, &b, st, true, false);
-        } else {
-            pass(r, &b, st, true, true);
-            s = hook(user, bi, &b, st, err);
-            if (!s && bi + 1 < n_layer) pass(r, &b, st, false, false);
-        }
+        pass(r, &b, st, true, hook != NULL);
+        s = check_finite(st, bi, err);
+        if (!s && hook) s = hook(user, bi, &b, st, err);
+        if (!s && hook && bi + 1 < n_layer) pass(r, &b, st, false, false);
         mw_block_free(&b);
     }
     return s;

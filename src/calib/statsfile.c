@@ -310,15 +310,12 @@ static enum mw_status read_meta(const mw_gguf *g, const char *path, mw_stats *st
     return s;
 }
 
-enum mw_status mw_stats_read(const char *path, mw_stats *st, mw_err *err) {
+enum mw_status mw_stats_from_gguf(const mw_gguf *g, const char *path, mw_stats *st, mw_err *err) {
     memset(st, 0, sizeof *st);
-    mw_gguf *g = NULL;
-    enum mw_status s = mw_gguf_open(path, &g, err);
-    if (s) return s;
     char *langs[MAX_LANGS];
     int n_lang = 0;
     int64_t n_layer = 0, *n_in = NULL;
-    s = read_langs(g, path, langs, &n_lang, err);
+    enum mw_status s = read_langs(g, path, langs, &n_lang, err);
     if (!s) s = read_shapes(g, path, n_lang, &n_layer, &n_in, err);
     if (!s) s = mw_stats_create(st, n_lang, (const char *const *)langs, n_layer, n_in, err);
     free(n_in);
@@ -326,6 +323,14 @@ enum mw_status mw_stats_read(const char *path, mw_stats *st, mw_err *err) {
     for (int64_t i = 0; !s && i < n_layer * MW_IN_COUNT; i++)
         s = read_input(g, path, i / MW_IN_COUNT, i % MW_IN_COUNT, &st->in[i], n_lang, err);
     if (s) mw_stats_free(st);
+    return s;
+}
+
+enum mw_status mw_stats_read(const char *path, mw_stats *st, mw_err *err) {
+    memset(st, 0, sizeof *st);
+    mw_gguf *g = NULL;
+    enum mw_status s = mw_gguf_open(path, &g, err);
+    if (!s) s = mw_stats_from_gguf(g, path, st, err);
     mw_gguf_close(g);
     return s;
 }

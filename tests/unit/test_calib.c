@@ -321,6 +321,14 @@ static enum mw_status hook(void *user, int64_t block, mw_block *b, const mw_stat
     return MW_OK;
 }
 
+/* Weights that make the next block's inputs overflow. */
+static enum mw_status blow_up(void *user, int64_t block, mw_block *b, const mw_stats *st,
+                              mw_err *err) {
+    for (int64_t i = 0; i < b->rows[MW_LIN_DOWN] * b->cols[MW_LIN_DOWN]; i++)
+        b->w[MW_LIN_DOWN][i] = 3e38f;
+    return MW_OK;
+}
+
 static void test_run(void) {
     mw_err err = {{0}};
     write_model(at("tiny.gguf"));
@@ -369,6 +377,10 @@ static void test_run(void) {
     mw_stats st = {0};
     CHECK_ERR(mw_calib_run(m, &set, hook, &h, &st, NULL, NULL, &err), MW_ERR_ARG, err, "hook says");
     CHECK(h.calls == 2);
+    mw_stats_free(&st);
+    /* overflowing activations are an error that names the block */
+    CHECK_ERR(mw_calib_run(m, &set, blow_up, NULL, &st, NULL, NULL, &err), MW_ERR_ARG, err,
+              "block 1");
     mw_stats_free(&st);
     /* statistics of another shape or other languages are refused */
     int64_t n_in[NL * MW_IN_COUNT];
