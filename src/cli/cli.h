@@ -42,5 +42,6 @@ int cmd_convert(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_pending(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_tasks(int argc, char **argv);
 
 #endif
