@@ -272,19 +272,21 @@ static int write_items(const char *path, const mw_task_set *set, const mw_task_s
         const mw_task_item *it = &set->items[i];
         const mw_task_seq *q = &s->seq[s->first[i]];
         json_t *lls = json_array(), *bytes = json_array(), *cont = json_array();
+        json_t *start = json_array();
         for (int32_t c = 0; c < it->n_choices; c++) {
             json_array_append_new(lls, json_real(ll[s->first[i] + c]));
             json_array_append_new(bytes, json_integer((json_int_t)it->choice_len[c]));
             json_array_append_new(cont, ids_json(q[c].ids + q[c].n_ctx, q[c].n_cont));
+            json_array_append_new(start, json_integer(q[c].start));
         }
         json_array_append_new(
             items,
             json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:o, "
-                      "s:i}",
+                      "s:o}",
                       "file", it->file, "line", (json_int_t)it->line, "id", it->id, "task",
                       it->task[0] ? it->task : NULL, "lang", it->lang, "label", it->label, "pred",
                       pred[i], "pred_norm", pred_norm[i], "ll", lls, "bytes", bytes, "context_ids",
-                      ids_json(q[0].ids, q[0].n_ctx), "choice_ids", cont, "start", q[0].start));
+                      ids_json(q[0].ids, q[0].n_ctx), "choice_ids", cont, "start", start));
     }
     int rc = cli_write_json(path, items);
     json_decref(items);

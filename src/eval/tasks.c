@@ -213,8 +213,9 @@ void mw_wilson95(int64_t k, int64_t n, double *lo, double *hi) {
     double p = (double)k / (double)n, z2n = z * z / (double)n;
     double centre = (p + z2n / 2) / (1 + z2n);
     double half = z / (1 + z2n) * sqrt(p * (1 - p) / (double)n + z2n / (4 * (double)n));
-    *lo = fmax(0.0, centre - half);
-    *hi = fmin(1.0, centre + half);
+    /* the bounds at k = 0 and k = n are 0 and 1 exactly, not after rounding */
+    *lo = k == 0 ? 0.0 : fmax(0.0, centre - half);
+    *hi = k == n ? 1.0 : fmin(1.0, centre + half);
 }
 
 static int cmp_group(const void *a, const void *b) {
