@@ -116,6 +116,17 @@ static int64_t per_group(int64_t T) {
     return GROUP_TOKENS / T > 0 ? GROUP_TOKENS / T : 1;
 }
 
+/* Sequences in the group that starts at o[i] (sorted longest first): as
+ * many as fit, but none shorter than 3/4 of the first, so that padding
+ * stays under a third of the work (a group costs little more than loading
+ * the blocks once). */
+static int64_t group_size(const struct ord *o, int64_t i, int64_t n_seq) {
+    int64_t T = o[i].len, max = per_group(T), k = 1;
+    while (k < max && i + k < n_seq && 4 * o[i + k].len >= 3 * T)
+        k++;
+    return k;
+}
+
 enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
                                void *user, double *ll, mw_err *err) {
     int64_t n_seq = s->first[s->n_items], E = mw_model_hparams(m)->n_embd;
@@ -129,7 +140,7 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     }
     qsort(o, (size_t)n_seq, sizeof *o, cmp_ord);
     int64_t n_groups = 0;
-    for (int64_t i = 0; i < n_seq; i += per_group(o[i].len))
+    for (int64_t i = 0; i < n_seq; i += group_size(o, i, n_seq))
         n_groups++;
     struct progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
     /* the first group is the largest: its buffers serve every group */
@@ -146,7 +157,7 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
                      (long long)cap);
     for (int64_t i = 0; i < n_seq && !st;) {
         g.T = o[i].len;
-        g.n_win = n_seq - i < per_group(g.T) ? n_seq - i : per_group(g.T);
+        g.n_win = group_size(o, i, n_seq);
         fill_group(s, o + i, &g);
         st = score_group(m, &g, &p, ll, err);
         i += g.n_win;
