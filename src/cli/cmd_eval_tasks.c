@@ -213,8 +213,7 @@ static void print_table(const mw_task_group *g, int64_t n) {
 }
 
 static json_t *group_json(const mw_task_group *g) {
-    return json_pack("{s:s?, s:s, s:f, s:f, s:I, s:[f,f], s:[f,f], s:I, s:I, s:f}", "task",
-                     g->task[0] ? g->task : NULL, "lang", g->lang, "acc", g->acc, "acc_norm",
+    return json_pack("{s:f, s:f, s:I, s:[f,f], s:[f,f], s:I, s:I, s:f}", "acc", g->acc, "acc_norm",
                      g->acc_norm, "n", (json_int_t)g->n, "ci95", g->ci_lo, g->ci_hi, "ci95_norm",
                      g->ci_norm_lo, g->ci_norm_hi, "correct", (json_int_t)g->correct,
                      "correct_norm", (json_int_t)g->correct_norm, "chance", g->chance);
@@ -242,11 +241,17 @@ static json_t *macro_json(const mw_task_group *g, int64_t n) {
 
 static int write_json(const char *path, const char *model, const struct opts *o,
                       const mw_task_seqs *s, const mw_task_group *g, int64_t n) {
+    /* {"<lang>": {...}} without task names, {"<task>": {"<lang>": {...}}} with */
     json_t *groups = json_object(), *files = json_array();
     for (int64_t i = 0; i < n; i++) {
-        char key[2 * MW_TASK_NAME_MAX];
-        snprintf(key, sizeof key, "%s%s%s", g[i].task, g[i].task[0] ? "/" : "", g[i].lang);
-        json_object_set_new(groups, key, group_json(&g[i]));
+        json_t *parent = groups;
+        if (g[i].task[0]) {
+            if (!(parent = json_object_get(groups, g[i].task))) {
+                parent = json_object();
+                json_object_set_new(groups, g[i].task, parent);
+            }
+        }
+        json_object_set_new(parent, g[i].lang, group_json(&g[i]));
     }
     for (int i = 0; i < o->n_files; i++)
         json_array_append_new(files, json_string(o->files[i]));

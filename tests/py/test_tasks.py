@@ -126,7 +126,8 @@ def test_tiny_against_numpy(fam, mwanda_bin, tiny_models, tmp_path):
         assert all(len(c) >= 1 for c in it["choice_ids"])
         assert it["bytes"] == [len(c.encode()) for c in src["choices"]]
     # the summary counts what the items say
-    groups = res["tasks"]
+    # named tasks nest their languages: {"en": .., "xx": .., "t": {"fr": ..}}
+    groups = {f"t/{k}": v for k, v in res["tasks"].pop("t").items()} | res["tasks"]
     assert set(groups) == {"en", "xx", "t/fr"}
     for key, g in groups.items():
         mine = [it for it in items if (f"{it['task']}/" if it["task"] else "") + it["lang"] == key]
@@ -181,8 +182,8 @@ def test_real_model(alias, mwanda_bin, real_models, tmp_path):
           + ", ".join(f"{k} {v['acc']:.3f}/{v['acc_norm']:.3f}" for k, v in res["macro"].items()))
     assert acc > chance + 0.2
     assert set(res["macro"]) == {"cloze", "fact"}
-    assert set(res["tasks"]) == {f"{t}/{l}" for t in ("cloze", "fact")
-                                 for l in ("de", "en", "es", "fr")}
+    assert {t: set(v) for t, v in res["tasks"].items()} == {
+        t: {"de", "en", "es", "fr"} for t in ("cloze", "fact")}
     # a choice's log-likelihood is what plain perplexity scoring gives the
     # same ids: nll(context + choice) - nll(context), BOS added by eval itself
     bos = 1 if alias == "gemma3-270m" else 0
@@ -310,6 +311,7 @@ def test_limit_langs_and_files(mwanda_bin, real_models, tmp_path):
             "en,de", "--limit", "2", "--json", out)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
-    assert {k: v["n"] for k, v in res["tasks"].items()} == {
-        "cloze/de": 2, "cloze/en": 2, "fact/de": 2, "fact/en": 2, "extra/en": 2}
+    assert {(t, l): v["n"] for t, langs in res["tasks"].items() for l, v in langs.items()} == {
+        ("cloze", "de"): 2, ("cloze", "en"): 2, ("fact", "de"): 2, ("fact", "en"): 2,
+        ("extra", "en"): 2}
     assert "| extra | en | 2 |" in r.stdout
