@@ -149,6 +149,7 @@ class RefModel:
         self.final_softcap = c.get("final_logit_softcapping") if self.gemma else None
         self.rope_factor = self._rope_factor(c.get("rope_scaling"))
         self.layer_types = self._layer_types(c)
+        self._taps: dict | None = None
 
     @staticmethod
     def _rope_factor(rs: dict | None) -> float:
@@ -209,28 +210,41 @@ class RefModel:
             s = np.where(allowed, s, -np.inf)
             s = np.exp(s - s.max(axis=-1, keepdims=True))
             out[:, h, :] = (s / s.sum(axis=-1, keepdims=True)) @ v[:, h // group, :]
-        return self._linear(out.reshape(T, self.n_head * hd), p + "o_proj")
+        out = self._tap(i, "attn_out", out.reshape(T, self.n_head * hd))
+        return self._linear(out, p + "o_proj")
 
     def _mlp(self, i: int, x: np.ndarray) -> np.ndarray:
         p = f"model.layers.{i}.mlp."
-        return self._linear(self.act(self._linear(x, p + "gate_proj")) *
-                            self._linear(x, p + "up_proj"), p + "down_proj")
+        h = self.act(self._linear(x, p + "gate_proj")) * self._linear(x, p + "up_proj")
+        return self._linear(self._tap(i, "ffn_down", h), p + "down_proj")
+
+    def _tap(self, i: int, name: str, x: np.ndarray) -> np.ndarray:
+        """Keeps a linear layer's input when forward() was asked for them."""
+        if self._taps is not None:
+            self._taps[(i, name)] = x
+        return x
 
     def _layer(self, i: int, x: np.ndarray) -> np.ndarray:
         p = f"model.layers.{i}."
-        a = self._attention(i, self._norm(x, p + "input_layernorm.weight"))
+        a = self._attention(i, self._tap(i, "attn", self._norm(x, p + "input_layernorm.weight")))
         if self.gemma:
             x = x + self._norm(a, p + "post_attention_layernorm.weight")
-            m = self._mlp(i, self._norm(x, p + "pre_feedforward_layernorm.weight"))
+            h = self._tap(i, "ffn", self._norm(x, p + "pre_feedforward_layernorm.weight"))
+            m = self._mlp(i, h)
             return x + self._norm(m, p + "post_feedforward_layernorm.weight")
         x = x + a
-        return x + self._mlp(i, self._norm(x, p + "post_attention_layernorm.weight"))
+        h = self._tap(i, "ffn", self._norm(x, p + "post_attention_layernorm.weight"))
+        return x + self._mlp(i, h)
 
-    def forward(self, ids) -> dict[str, np.ndarray]:
+    def forward(self, ids, taps: dict | None = None) -> dict[str, np.ndarray]:
         """One sequence (positions 0 .. T-1). Returns "logprobs" [T][vocab]
         (log-softmax of the logits at each position) and "hidden"
         [n_layer + 1][T][hidden]: the residual stream after the (scaled)
-        embedding and after every layer, before the final norm."""
+        embedding and after every layer, before the final norm. With a dict
+        as taps, it also gets the input of every linear layer, [T][in] under
+        (layer, name): "attn" (of q, k, v), "attn_out" (of o), "ffn" (of
+        gate and up), "ffn_down"."""
+        self._taps = taps
         ids = np.asarray(ids, dtype=np.int64)
         emb = self._p("model.embed_tokens.weight")
         if ids.min() < 0 or ids.max() >= emb.shape[0]:

@@ -44,13 +44,14 @@ pins=(
   safetensors==0.8.0
   tokenizers==0.23.3
   pytest==9.2.0
+  transformers==5.23.0  # its config reader checks pruned folders (no PyTorch needed)
 )
 
 # ---- Debian packages --------------------------------------------------------
 # clang's sanitizer and libFuzzer runtimes and its OpenMP come in separate
 # packages (libclang-rt-dev, libomp-dev: Debian's default-version names).
 debs=(build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev clang
-      libclang-rt-dev libomp-dev xz-utils ca-certificates)
+      libclang-rt-dev libomp-dev xz-utils ca-certificates librsvg2-bin)
 if ! command -v python3 >/dev/null 2>&1 ||
    ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   debs+=(python3 python3-venv)

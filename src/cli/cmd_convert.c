@@ -1,5 +1,6 @@
 /* mwanda convert IN OUT [--type f32|f16|bf16] [--shard-size SIZE] */
 #include "cli/cli.h"
+#include "cli/cli_calib.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,41 +28,6 @@ static const char USAGE[] =
     "  mwanda convert gemma3-270m gemma3-hf --type bf16\n"
     "  mwanda convert gemma3-hf back.gguf\n";
 
-/* "5G", "500M", "123" -> bytes (powers of 1000, as Hugging Face counts) */
-static bool parse_size(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || !(v >= 0) || errno) return false; /* NaN too */
-    double mult = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 0:
-        break;
-    case 'K':
-        mult = 1e3;
-        end++;
-        break;
-    case 'M':
-        mult = 1e6;
-        end++;
-        break;
-    case 'G':
-        mult = 1e9;
-        end++;
-        break;
-    case 'T':
-        mult = 1e12;
-        end++;
-        break;
-    default:
-        return false;
-    }
-    if (toupper((unsigned char)*end) == 'B') end++;
-    if (*end || v * mult > 1e18) return false;
-    *out = (uint64_t)(v * mult);
-    return true;
-}
-
 int cmd_convert(int argc, char **argv) {
     static const struct option OPTS[] = {{"type", required_argument, NULL, 't'},
                                          {"shard-size", required_argument, NULL, 's'},
@@ -81,7 +47,7 @@ int cmd_convert(int argc, char **argv) {
                                        optarg);
             break;
         case 's':
-            if (!parse_size(optarg, &shard))
+            if (!cli_parse_size(optarg, &shard))
                 return cli_usage_error("convert", "--shard-size '%s' is not a size", optarg);
             break;
         case 'h':

@@ -2,9 +2,9 @@
  *                   [--langs a,b] [--threads N] [--json FILE] */
 #include "cli/cli.h"
 
+#include "calib/textdir.h"
 #include "eval/windows.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -110,35 +110,6 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     return CLI_OK;
 }
 
-/* Reads a whole file; NULL with a printed error. */
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot read %s", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *p = realloc(buf, cap *= 2);
-            if (!p) break;
-            buf = p;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) {
-            fclose(f);
-            *len = n;
-            return buf;
-        }
-    }
-    free(buf);
-    fclose(f);
-    cli_error("out of memory reading %s", path);
-    return NULL;
-}
-
 static bool parse_ids(const char *text, size_t len, mw_tokens *out) {
     long v = 0;
     bool in_num = false;
@@ -224,50 +195,6 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     return CLI_OK;
 }
 
-static bool wanted(const char *lang, const char *list) {
-    if (!list) return true;
-    size_t n = strlen(lang);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t k = end ? (size_t)(end - p) : strlen(p);
-        if (k == n && strncmp(p, lang, n) == 0) return true;
-        p += k + (end != NULL);
-    }
-    return false;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The languages of DIR (sorted file names without .txt). */
-static int list_langs(const char *dir, const char *only, char ***out, size_t *n) {
-    DIR *d = opendir(dir);
-    if (!d) return cli_error("cannot open the text folder %s", dir);
-    struct dirent *e;
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len <= 4 || len > 60 || strcmp(e->d_name + len - 4, ".txt") != 0) continue;
-        char lang[64];
-        snprintf(lang, sizeof lang, "%.*s", (int)(len - 4), e->d_name);
-        if (!wanted(lang, only)) continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **p = realloc(*out, cap * sizeof *p);
-            if (!p) break;
-            *out = p;
-        }
-        (*out)[(*n)++] = strdup(lang);
-    }
-    closedir(d);
-    if (*n) qsort(*out, *n, sizeof **out, cmp_str);
-    if (*n == 0) return cli_error("no <lang>.txt files%s in %s", only ? " of --langs" : "", dir);
-    return CLI_OK;
-}
-
 static void print_table(const struct result *r, size_t n) {
     printf("| language | tokens | bytes | perplexity | bits/byte |\n");
     printf("|---|---:|---:|---:|---:|\n");
@@ -309,34 +236,35 @@ int cmd_eval(int argc, char **argv) {
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (o.threads) omp_set_num_threads((int)o.threads);
-    char **langs = NULL;
+    mw_err err = {{0}};
+    mw_textdir td = {0};
     size_t n = 1;
-    if (o.text_dir && (rc = list_langs(o.text_dir, o.langs, &langs, &n))) return rc;
+    if (o.text_dir) {
+        if (mw_textdir_open(o.text_dir, o.langs, &td, &err)) return cli_error("%s", err.msg);
+        n = (size_t)td.n;
+    }
     mw_model *m = cli_open_model(argv[optind]);
     mw_tokenizer *tok = NULL;
-    mw_err err = {{0}};
     struct result *res = calloc(n, sizeof *res);
     if (!m || !res) rc = m ? cli_error("out of memory") : CLI_FAIL;
     /* token ids need no tokenizer: without one there is no BOS and no byte count */
     else if (mw_model_tokenizer(m, &tok, &err) && !o.ids_path)
         rc = cli_error("%s", err.msg);
     for (size_t i = 0; i < n && !rc; i++) {
-        char path[4096];
-        snprintf(res[i].lang, sizeof res[i].lang, "%s", langs ? langs[i] : "tokens");
-        if (langs) snprintf(path, sizeof path, "%s/%s.txt", o.text_dir, langs[i]);
+        snprintf(res[i].lang, sizeof res[i].lang, "%s", o.text_dir ? td.langs[i] : "tokens");
         size_t len = 0;
-        char *text = read_all(langs ? path : o.ids_path, &len);
-        if (!text)
-            rc = CLI_FAIL;
+        char *text = NULL;
+        enum mw_status s = o.text_dir ? mw_textdir_read(&td, (int)i, &text, &len, &err)
+                                      : mw_read_file(o.ids_path, &text, &len, &err);
+        if (s)
+            rc = cli_error("%s", err.msg);
         else
-            rc = eval_text(m, tok, &o, text, len, !langs, &res[i]);
+            rc = eval_text(m, tok, &o, text, len, !o.text_dir, &res[i]);
         free(text);
     }
     if (!rc) print_table(res, n);
     if (!rc && o.json_path) rc = write_json(o.json_path, argv[optind], &o, res, n);
-    for (size_t i = 0; langs && i < n; i++)
-        free(langs[i]);
-    free(langs);
+    mw_textdir_close(&td);
     free(res);
     mw_tokenizer_free(tok);
     mw_model_close(m);

@@ -14,9 +14,9 @@ static const struct command COMMANDS[] = {
     {"convert", cmd_convert, "convert between GGUF and safetensors folders, f32/f16/bf16"},
     {"tokenize", cmd_tokenize, "text to token ids and back, as llama.cpp or Hugging Face do"},
     {"eval", cmd_eval, "per-language perplexity and bits per byte"},
-    {"calibrate", cmd_pending, "per-language activation statistics (not available yet)"},
-    {"prune", cmd_pending, "prune with magnitude, Wanda, OWL or M-Wanda (not available yet)"},
-    {"report", cmd_pending, "Markdown and SVG report of runs (not available yet)"},
+    {"calibrate", cmd_calibrate, "per-language activation statistics (an imatrix GGUF)"},
+    {"prune", cmd_prune, "prune with magnitude, Wanda, OWL or M-Wanda"},
+    {"report", cmd_report, "Markdown report with SVG charts from prune and eval runs"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -48,9 +48,11 @@ static enum mw_status load_rows(const mw_model *m, int64_t i, const mw_tensor *t
 }
 
 enum mw_status mw_convert_stream(const mw_model *m, int64_t i, const mw_tensor *raw,
-                                 enum mw_layout_dir layout, enum mw_type type, mw_sink_fn sink,
-                                 void *ctx, mw_convert_buf *b, mw_err *err) {
+                                 const float *src, enum mw_layout_dir layout, enum mw_type type,
+                                 mw_sink_fn sink, void *ctx, mw_convert_buf *b, mw_err *err) {
     const mw_tensor *t = layout == MW_KEEP_LAYOUT ? raw : mw_model_tensor_at(m, i);
+    if (src && layout == MW_KEEP_LAYOUT)
+        return mw_fail(err, MW_ERR_ARG, "values for '%s' need a layout", t->name);
     int64_t row_len = t->ne[0];
     int64_t n_rows = row_len ? (int64_t)(t->n_elems / (uint64_t)row_len) : 0;
     int64_t align = layout == MW_KEEP_LAYOUT ? 1 : mw_model_row_align(m, i);
@@ -67,28 +69,20 @@ enum mw_status mw_convert_stream(const mw_model *m, int64_t i, const mw_tensor *
             !reserve((void **)&b->f32, &b->f32_cap, n_vals * sizeof(float)) ||
             !reserve(&b->out, &b->out_cap, out_bytes))
             return mw_fail(err, MW_ERR_NOMEM, "out of memory converting tensor '%s'", t->name);
-        s = load_rows(m, i, t, layout, first, n, b->f32, err);
-        mw_map_release((const uint8_t *)t->data + (uint64_t)first * row_bytes,
-                       (uint64_t)n * row_bytes);
+        if (src) {
+            memcpy(b->f32, src + (uint64_t)first * (uint64_t)row_len, n_vals * sizeof(float));
+            if (layout == MW_HF_LAYOUT)
+                s = mw_layout_gguf_to_hf(mw_model_arch(m), mw_model_hparams(m), t, first, n, b->f32,
+                                         err);
+        } else {
+            s = load_rows(m, i, t, layout, first, n, b->f32, err);
+            mw_map_release((const uint8_t *)t->data + (uint64_t)first * row_bytes,
+                           (uint64_t)n * row_bytes);
+        }
         if (s) break;
         if (!(s = mw_quantize(type, b->f32, b->out, n_vals, err)))
             s = sink(ctx, b->out, out_bytes, err);
     }
     if (s) return mw_fail_context(err, s, "converting tensor '%s'", t->name);
     return MW_OK;
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-enum mw_status mw_model_convert(const mw_model *m, const char *out_path, enum mw_type type,
-                                uint64_t max_shard_bytes, mw_progress_fn progress, void *user,
-                                mw_err *err) {
-    if (type != MW_TYPE_F32 && type != MW_TYPE_F16 && type != MW_TYPE_BF16)
-        return mw_fail(err, MW_ERR_ARG, "output type must be f32, f16 or bf16");
-    if (ends_with(out_path, ".gguf"))
-        return mw_convert_to_gguf(m, out_path, type, progress, user, err);
-    return mw_convert_to_hf(m, out_path, type, max_shard_bytes, progress, user, err);
 }

@@ -75,85 +75,18 @@ static enum mw_status metadata_from_gguf(const mw_model *m, mw_gguf_writer *w, m
     return MW_OK;
 }
 
-/* Block tensors in the order llama.cpp's converter writes them. */
-static int64_t order_key(const mw_model *m, const mw_tensor *t) {
-    const char *n = t->name;
-    if (strcmp(n, "token_embd.weight") == 0) return -1;
-    if (strncmp(n, "blk.", 4) != 0)
-        return strcmp(n, "output_norm.weight") == 0 ? INT64_MAX - 1 : INT64_MAX;
-    long blk = strtol(n + 4, NULL, 10);
-    const char *rest = strchr(n + 4, '.') + 1;
-    int64_t pos = 0;
-    for (const mw_name_pair *p = mw_model_arch(m)->blk; p->gguf; p++, pos++) {
-        size_t k = strlen(p->gguf);
-        if (strncmp(rest, p->gguf, k) == 0 && rest[k] == '.') break;
-    }
-    return (int64_t)blk * 1000 + pos * 2 + (strstr(rest, ".bias") != NULL);
-}
-
-static const mw_model *sort_model;
-static int cmp_order(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t kx = order_key(sort_model, mw_model_tensor_at(sort_model, x));
-    int64_t ky = order_key(sort_model, mw_model_tensor_at(sort_model, y));
-    return kx < ky ? -1 : kx > ky ? 1 : (x > y) - (x < y);
-}
-
-static enum mw_status tensor_order(const mw_model *m, int64_t **out, mw_err *err) {
-    int64_t n = mw_model_n_tensors(m);
-    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    if (!order) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n; i++)
-        order[i] = i;
-    if (mw_model_format(m) == MW_FORMAT_SAFETENSORS) {
-        sort_model = m; /* qsort has no context argument in C17 */
-        qsort(order, (size_t)n, sizeof *order, cmp_order);
-        sort_model = NULL;
-    }
-    *out = order;
-    return MW_OK;
-}
-
-static enum mw_status gguf_sink(void *w, const void *data, uint64_t n, mw_err *err) {
-    return mw_gguf_writer_write_tensor_part(w, data, n, err);
-}
-
-static enum mw_status write_tensors(const mw_model *m, mw_gguf_writer *w, const int64_t *order,
-                                    enum mw_type type, mw_progress_fn progress, void *user,
-                                    mw_err *err) {
-    int64_t n = mw_model_n_tensors(m);
-    enum mw_status s = MW_OK;
-    mw_convert_buf buf = {0};
-    for (int64_t k = 0; k < n && !s; k++) {
-        const mw_tensor *t = mw_model_tensor_at(m, order[k]);
-        s = mw_convert_stream(m, order[k], NULL, MW_GGUF_LAYOUT, mw_convert_tensor_type(t, type),
-                              gguf_sink, w, &buf, err);
-        if (progress) progress(user, t->name, k + 1, n);
-    }
-    mw_convert_buf_free(&buf);
-    return s;
-}
-
-enum mw_status mw_convert_to_gguf(const mw_model *m, const char *path, enum mw_type type,
-                                  mw_progress_fn progress, void *user, mw_err *err) {
+enum mw_status mw_convert_gguf_begin(const mw_model *m, const char *path, enum mw_type type,
+                                     mw_gguf_writer **out, mw_err *err) {
     mw_gguf_writer *w = NULL;
-    int64_t *order = NULL;
     enum mw_status s = mw_gguf_writer_create(path, &w, err);
     if (s) return s;
     s = mw_model_format(m) == MW_FORMAT_GGUF ? metadata_from_gguf(m, w, err)
                                              : metadata_from_folder(m, w, err);
     if (!s) s = mw_gguf_writer_set_u32(w, "general.file_type", file_type_of(type), err);
-    if (!s) s = tensor_order(m, &order, err);
-    for (int64_t k = 0; !s && k < mw_model_n_tensors(m); k++) {
-        const mw_tensor *t = mw_model_tensor_at(m, order[k]);
-        s = mw_gguf_writer_add_tensor(w, t->name, mw_convert_tensor_type(t, type), t->n_dims, t->ne,
-                                      err);
-    }
-    if (!s) s = write_tensors(m, w, order, type, progress, user, err);
-    free(order);
     if (s) {
         mw_gguf_writer_free(w);
         return s;
     }
-    return mw_gguf_writer_finish(w, err);
+    *out = w;
+    return MW_OK;
 }

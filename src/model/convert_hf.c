@@ -126,70 +126,17 @@ static enum mw_status files_from_folder(const mw_model *m, enum mw_type type, mw
     return s;
 }
 
-static enum mw_status st_sink(void *w, const void *data, uint64_t n, mw_err *err) {
-    return mw_st_writer_write_tensor_part(w, data, n, err);
-}
-
-/* GGUF model: tensors renamed and put back in HF layout. */
-static enum mw_status tensors_from_gguf(const mw_model *m, enum mw_type type, mw_st_writer *w,
-                                        mw_progress_fn progress, void *user, mw_err *err) {
-    int64_t n = mw_model_n_tensors(m);
-    enum mw_status s = MW_OK;
-    for (int64_t i = 0; i < n && !s; i++) {
-        const mw_tensor *t = mw_model_tensor_at(m, i);
-        char hf[256];
-        if (!mw_arch_gguf_to_hf(mw_model_arch(m), t->name, hf, sizeof hf))
-            return mw_fail(err, MW_ERR_UNSUPPORTED, "tensor '%s' has no Hugging Face name",
-                           t->name);
-        s = mw_st_writer_add_tensor(w, hf, mw_convert_tensor_type(t, type), t->n_dims, t->ne, err);
-    }
-    mw_convert_buf buf = {0};
-    for (int64_t i = 0; i < n && !s; i++) {
-        const mw_tensor *t = mw_model_tensor_at(m, i);
-        s = mw_convert_stream(m, i, NULL, MW_HF_LAYOUT, mw_convert_tensor_type(t, type), st_sink, w,
-                              &buf, err);
-        if (progress) progress(user, t->name, i + 1, n);
-    }
-    mw_convert_buf_free(&buf);
-    return s;
-}
-
-/* Folder to folder: same names, same layout, new type. */
-static enum mw_status tensors_from_folder(const mw_model *m, enum mw_type type, mw_st_writer *w,
-                                          mw_progress_fn progress, void *user, mw_err *err) {
-    const mw_st *st = mw_model_st(m);
-    int64_t n = mw_st_n_tensors(st);
-    enum mw_status s = MW_OK;
-    for (int64_t i = 0; i < n && !s; i++) {
-        const mw_tensor *t = mw_st_tensor_at(st, i);
-        s = mw_st_writer_add_tensor(w, t->name, mw_convert_tensor_type(t, type), t->n_dims, t->ne,
-                                    err);
-    }
-    mw_convert_buf buf = {0};
-    for (int64_t i = 0; i < n && !s; i++) {
-        const mw_tensor *t = mw_st_tensor_at(st, i);
-        s = mw_convert_stream(m, -1, t, MW_KEEP_LAYOUT, mw_convert_tensor_type(t, type), st_sink, w,
-                              &buf, err);
-        if (progress) progress(user, t->name, i + 1, n);
-    }
-    mw_convert_buf_free(&buf);
-    return s;
-}
-
-enum mw_status mw_convert_to_hf(const mw_model *m, const char *dir, enum mw_type type,
-                                uint64_t max_shard_bytes, mw_progress_fn progress, void *user,
-                                mw_err *err) {
+enum mw_status mw_convert_hf_begin(const mw_model *m, const char *dir, enum mw_type type,
+                                   uint64_t max_shard_bytes, mw_st_writer **out, mw_err *err) {
     mw_st_writer *w = NULL;
     enum mw_status s = mw_st_writer_create(dir, max_shard_bytes, &w, err);
     if (s) return s;
-    bool from_gguf = mw_model_format(m) == MW_FORMAT_GGUF;
-    s = from_gguf ? files_from_gguf(m, type, w, err) : files_from_folder(m, type, w, err);
-    if (!s)
-        s = from_gguf ? tensors_from_gguf(m, type, w, progress, user, err)
-                      : tensors_from_folder(m, type, w, progress, user, err);
+    s = mw_model_format(m) == MW_FORMAT_GGUF ? files_from_gguf(m, type, w, err)
+                                             : files_from_folder(m, type, w, err);
     if (s) {
         mw_st_writer_free(w);
         return s;
     }
-    return mw_st_writer_finish(w, err);
+    *out = w;
+    return MW_OK;
 }

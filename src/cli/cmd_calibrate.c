@@ -1,0 +1,286 @@
+/* mwanda calibrate MODEL [--text DIR] [--langs a,b] [--samples N|all] [--ctx T]
+ *                  [--seed S] [--threads N] [--llamacpp-windows] -o stats.gguf
+ * mwanda calibrate --merge a.gguf b.gguf [...] -o c.gguf */
+#include "cli/cli.h"
+
+#include "calib/calib.h"
+#include "calib/textdir.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char USAGE[] =
+    "usage: mwanda calibrate MODEL [--text DIR] [--langs de,fr,...] [--samples N|all]\n"
+    "                        [--ctx T] [--seed S] [--threads N] [--llamacpp-windows]\n"
+    "                        -o STATS.gguf\n"
+    "       mwanda calibrate --merge A.gguf B.gguf [...] -o STATS.gguf\n"
+    "\n"
+    "Per-language statistics of every linear layer's input (sum of x^2, sum of x,\n"
+    "count of x > 0, token count; double precision), taken over windows of each\n"
+    "language's text run through the model block by block (no output head).\n"
+    "The file is a GGUF that llama.cpp reads as an importance matrix\n"
+    "(llama-quantize --imatrix), with the per-language sums as extra tensors.\n"
+    "\n"
+    "Windows: each language's text is tokenized once and cut into non-overlapping\n"
+    "windows of T tokens (BOS and T-1 text tokens when the model uses BOS; a\n"
+    "partial last window is dropped). N of them are chosen by a seeded partial\n"
+    "Fisher-Yates shuffle (splitmix64) and taken in text order.\n"
+    "\n"
+    "  --text DIR            one <lang>.txt per language (default: the shipped\n"
+    "                        corpus, $MWANDA_DATA/corpus/calib when set)\n"
+    "  --langs LIST          only these languages of DIR (default: all)\n"
+    "  --samples N|all       windows per language (default 16)\n"
+    "  --ctx T               window length in tokens (default 256)\n"
+    "  --seed S              seed of the window choice (default 0)\n"
+    "  --llamacpp-windows    windows as llama-imatrix -c T --chunks N cuts them: the\n"
+    "                        text tokenized with BOS, the first N chunks of T with\n"
+    "                        their first token replaced by BOS\n"
+    "  --threads N           threads (default: all cores)\n"
+    "  --merge               sum the statistics files given instead of a model\n"
+    "                        (languages unioned; same model and window length)\n"
+    "  -o, --output FILE     the statistics file to write\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "examples:\n"
+    "  mwanda calibrate gemma3-270m --langs de,fr,sw --samples 32 -o stats.gguf\n"
+    "  mwanda calibrate --merge part1.gguf part2.gguf -o all.gguf\n";
+
+struct opts {
+    const char *text_dir, *langs, *out;
+    long ctx, threads;
+    long long samples;
+    unsigned long long seed;
+    bool llamacpp, merge;
+};
+
+static int parse_number(const char *arg, const char *opt, long long lo, long long hi,
+                        long long *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (!*arg || *end || errno || v < lo || v > hi)
+        return cli_usage_error("calibrate", "%s must be %lld to %lld, not '%s'", opt, lo, hi, arg);
+    *out = v;
+    return CLI_OK;
+}
+
+static int parse_option(int c, struct opts *o, char **argv) {
+    long long v = 0;
+    int rc = CLI_OK;
+    switch (c) {
+    case 'x':
+        o->text_dir = optarg;
+        break;
+    case 'L':
+        o->langs = optarg;
+        break;
+    case 'o':
+        o->out = optarg;
+        break;
+    case 'l':
+        o->llamacpp = true;
+        break;
+    case 'm':
+        o->merge = true;
+        break;
+    case 'n':
+        if (strcmp(optarg, "all") == 0)
+            o->samples = -1;
+        else if (!(rc = parse_number(optarg, "--samples", 1, 1000000000, &v)))
+            o->samples = v;
+        break;
+    case 'c':
+        if (!(rc = parse_number(optarg, "--ctx", 2, 1 << 20, &v))) o->ctx = (long)v;
+        break;
+    case 't':
+        if (!(rc = parse_number(optarg, "--threads", 1, 1024, &v))) o->threads = (long)v;
+        break;
+    case 's': {
+        char *end = NULL;
+        errno = 0;
+        o->seed = strtoull(optarg, &end, 10);
+        if (!*optarg || *end || errno || optarg[0] == '-')
+            rc = cli_usage_error("calibrate", "--seed must be a number 0 to 2^64-1, not '%s'",
+                                 optarg);
+        break;
+    }
+    case ':':
+        rc = cli_usage_error("calibrate", "option %s needs a value", argv[optind - 1]);
+        break;
+    default:
+        rc = cli_usage_error("calibrate", "unknown option '%s'", argv[optind - 1]);
+    }
+    return rc;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o) {
+    static const struct option OPTS[] = {{"text", required_argument, NULL, 'x'},
+                                         {"langs", required_argument, NULL, 'L'},
+                                         {"samples", required_argument, NULL, 'n'},
+                                         {"ctx", required_argument, NULL, 'c'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"llamacpp-windows", no_argument, NULL, 'l'},
+                                         {"merge", no_argument, NULL, 'm'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *o = (struct opts){.ctx = 256, .samples = 16};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", OPTS, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            return -1;
+        }
+        int rc = parse_option(c, o, argv);
+        if (rc) return rc;
+    }
+    if (!o->out) return cli_usage_error("calibrate", "give the output file with -o FILE");
+    if (o->merge) {
+        if (o->text_dir || o->langs || o->llamacpp)
+            return cli_usage_error("calibrate", "--merge takes statistics files, not text options");
+        if (optind >= argc) return cli_usage_error("calibrate", "--merge needs statistics files");
+        return CLI_OK;
+    }
+    if (optind != argc - 1) return cli_usage_error("calibrate", "expected one MODEL");
+    return CLI_OK;
+}
+
+/* Fails early (before hours of work) when the output cannot be written. */
+static int check_writable(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_error("cannot write %s: it is a folder", path);
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
+        return cli_error("cannot write %s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return cli_error("cannot write %s: %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return CLI_OK;
+}
+
+static const char *default_text_dir(char *buf, size_t size) {
+    const char *data = getenv("MWANDA_DATA");
+    if (data && *data) {
+        snprintf(buf, size, "%s/corpus/calib", data);
+        return buf;
+    }
+#ifdef MW_DATA_DIR
+    snprintf(buf, size, "%s/corpus/calib", MW_DATA_DIR);
+    return buf;
+#else
+    return NULL;
+#endif
+}
+
+static void print_summary(const mw_stats *st) {
+    printf("| language | windows | tokens |\n|---|---:|---:|\n");
+    for (int l = 0; l < st->n_lang; l++)
+        printf("| %s | %lld | %.0f |\n", st->langs[l], (long long)st->windows[l],
+               st->in[MW_IN_ATTN].tokens[l]);
+}
+
+static int merge_files(const struct opts *o, int n, char **paths) {
+    mw_stats acc = {0};
+    mw_err err = {{0}};
+    int rc = CLI_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        mw_stats one, sum;
+        if (mw_stats_read(paths[i], &one, &err)) {
+            rc = cli_error("%s", err.msg);
+        } else if (i == 0) {
+            acc = one;
+        } else {
+            if (mw_stats_merge(&sum, &acc, &one, &err))
+                rc = cli_error("%s: %s", paths[i], err.msg);
+            else {
+                mw_stats_free(&acc);
+                acc = sum;
+            }
+            mw_stats_free(&one);
+        }
+    }
+    if (!rc && mw_stats_write(&acc, o->out, &err)) rc = cli_error("%s", err.msg);
+    if (!rc) print_summary(&acc);
+    mw_stats_free(&acc);
+    return rc;
+}
+
+/* The windows of every language of the folder. */
+static int make_set(const struct opts *o, const mw_textdir *td, const mw_tokenizer *tok,
+                    mw_calib_set *set) {
+    mw_err err = {{0}};
+    mw_sample_opts so = {
+        .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
+    if (mw_calib_set_create(set, o->ctx, &err)) return cli_error("%s", err.msg);
+    for (int i = 0; i < td->n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        enum mw_status s = mw_textdir_read(td, i, &text, &len, &err);
+        if (!s) s = mw_calib_set_add_text(set, tok, td->langs[i], text, len, &so, &err);
+        free(text);
+        if (s) return cli_error("%s", err.msg);
+    }
+    return CLI_OK;
+}
+
+static int calibrate(const struct opts *o, const char *model, const mw_textdir *td) {
+    mw_err err = {{0}};
+    mw_tokenizer *tok = NULL;
+    mw_calib_set set = {0};
+    mw_stats st = {0};
+    int rc = CLI_OK;
+    mw_model *m = cli_open_model(model);
+    if (!m) return CLI_FAIL;
+    if (mw_model_tokenizer(m, &tok, &err)) rc = cli_error("%s", err.msg);
+    if (!rc) rc = make_set(o, td, tok, &set);
+    cli_progress p;
+    cli_progress_init(&p, "calibrate");
+    if (!rc && mw_calib_run(m, &set, NULL, NULL, &st, cli_progress_update, &p, &err))
+        rc = cli_error("%s", err.msg);
+    if (!rc) {
+        cli_progress_done(&p);
+        st.samples = o->samples;
+        st.seed = o->seed;
+        st.llamacpp = o->llamacpp;
+    }
+    for (int i = 0; i < td->n && !rc; i++) {
+        char path[4096];
+        mw_textdir_path(td, i, path, sizeof path);
+        if (mw_stats_add_dataset(&st, path, &err)) rc = cli_error("%s", err.msg);
+    }
+    if (!rc && mw_stats_write(&st, o->out, &err)) rc = cli_error("%s", err.msg);
+    if (!rc) print_summary(&st);
+    mw_stats_free(&st);
+    mw_calib_set_free(&set);
+    mw_tokenizer_free(tok);
+    mw_model_close(m);
+    return rc;
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    struct opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (o.threads) omp_set_num_threads((int)o.threads);
+    if ((rc = check_writable(o.out))) return rc;
+    if (o.merge) return merge_files(&o, argc - optind, argv + optind);
+    char buf[4096];
+    const char *dir = o.text_dir ? o.text_dir : default_text_dir(buf, sizeof buf);
+    if (!dir) return cli_usage_error("calibrate", "give the text folder with --text DIR");
+    mw_textdir td;
+    mw_err err = {{0}};
+    if (mw_textdir_open(dir, o.langs, &td, &err)) return cli_error("%s", err.msg);
+    rc = calibrate(&o, argv[optind], &td);
+    mw_textdir_close(&td);
+    return rc;
+}
