@@ -86,24 +86,26 @@ const char *cli_default_text_dir(char *buf, size_t size) {
 #endif
 }
 
-int cli_calib_set(const char *dir, const char *langs, const mw_sample_opts *so,
-                  const mw_tokenizer *tok, mw_calib_set *set) {
+int cli_open_textdir(const char *dir, const char *langs, mw_textdir *td) {
     char buf[4096];
     if (!dir && !(dir = cli_default_text_dir(buf, sizeof buf)))
         return cli_error("give the calibration text folder with --text DIR");
-    mw_textdir td;
     mw_err err = {{0}};
-    if (mw_textdir_open(dir, langs, &td, &err)) return cli_error("%s", err.msg);
-    int rc = CLI_OK;
-    if (mw_calib_set_create(set, so->ctx, &err)) rc = cli_error("%s", err.msg);
-    for (int i = 0; i < td.n && !rc; i++) {
+    if (mw_textdir_open(dir, langs, td, &err)) return cli_error("%s", err.msg);
+    return CLI_OK;
+}
+
+int cli_calib_set(const mw_textdir *td, const mw_sample_opts *so, const mw_tokenizer *tok,
+                  mw_calib_set *set) {
+    mw_err err = {{0}};
+    if (mw_calib_set_create(set, so->ctx, &err)) return cli_error("%s", err.msg);
+    for (int i = 0; i < td->n; i++) {
         char *text = NULL;
         size_t len = 0;
-        enum mw_status s = mw_textdir_read(&td, i, &text, &len, &err);
-        if (!s) s = mw_calib_set_add_text(set, tok, td.langs[i], text, len, so, &err);
+        enum mw_status s = mw_textdir_read(td, i, &text, &len, &err);
+        if (!s) s = mw_calib_set_add_text(set, tok, td->langs[i], text, len, so, &err);
         free(text);
-        if (s) rc = cli_error("%s", err.msg);
+        if (s) return cli_error("%s", err.msg);
     }
-    mw_textdir_close(&td);
-    return rc;
+    return CLI_OK;
 }

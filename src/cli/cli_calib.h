@@ -4,6 +4,7 @@
 #define MW_CLI_CLI_CALIB_H
 
 #include "calib/calib.h"
+#include "calib/textdir.h"
 
 #include <stdint.h>
 
@@ -20,9 +21,12 @@ int cli_check_writable(const char *path);
  * tree's data/corpus/calib; NULL when neither is known. */
 const char *cli_default_text_dir(char *buf, size_t size);
 
-/* Windows of every language of `dir` (NULL: the default) or of the
- * languages listed in `langs`, tokenized with tok. */
-int cli_calib_set(const char *dir, const char *langs, const mw_sample_opts *so,
-                  const mw_tokenizer *tok, mw_calib_set *set);
+/* Opens the text folder `dir` (NULL: the shipped corpus), keeping the
+ * languages listed in `langs` (NULL: all); prints the error. */
+int cli_open_textdir(const char *dir, const char *langs, mw_textdir *td);
+
+/* The calibration windows of every language of td, tokenized with tok. */
+int cli_calib_set(const mw_textdir *td, const mw_sample_opts *so, const mw_tokenizer *tok,
+                  mw_calib_set *set);
 
 #endif

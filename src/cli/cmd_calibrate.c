@@ -2,9 +2,9 @@
  *                  [--seed S] [--threads N] [--llamacpp-windows] -o stats.gguf
  * mwanda calibrate --merge a.gguf b.gguf [...] -o c.gguf */
 #include "cli/cli.h"
+#include "cli/cli_calib.h"
 
 #include "calib/calib.h"
-#include "calib/textdir.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -58,17 +58,6 @@ struct opts {
     bool llamacpp, merge;
 };
 
-static int parse_number(const char *arg, const char *opt, long long lo, long long hi,
-                        long long *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(arg, &end, 10);
-    if (!*arg || *end || errno || v < lo || v > hi)
-        return cli_usage_error("calibrate", "%s must be %lld to %lld, not '%s'", opt, lo, hi, arg);
-    *out = v;
-    return CLI_OK;
-}
-
 static int parse_option(int c, struct opts *o, char **argv) {
     long long v = 0;
     int rc = CLI_OK;
@@ -91,14 +80,15 @@ static int parse_option(int c, struct opts *o, char **argv) {
     case 'n':
         if (strcmp(optarg, "all") == 0)
             o->samples = -1;
-        else if (!(rc = parse_number(optarg, "--samples", 1, 1000000000, &v)))
+        else if (!(rc = cli_parse_int("calibrate", optarg, "--samples", 1, 1000000000, &v)))
             o->samples = v;
         break;
     case 'c':
-        if (!(rc = parse_number(optarg, "--ctx", 2, 1 << 20, &v))) o->ctx = (long)v;
+        if (!(rc = cli_parse_int("calibrate", optarg, "--ctx", 2, 1 << 20, &v))) o->ctx = (long)v;
         break;
     case 't':
-        if (!(rc = parse_number(optarg, "--threads", 1, 1024, &v))) o->threads = (long)v;
+        if (!(rc = cli_parse_int("calibrate", optarg, "--threads", 1, 1024, &v)))
+            o->threads = (long)v;
         break;
     case 's': {
         char *end = NULL;
@@ -153,35 +143,6 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     return CLI_OK;
 }
 
-/* Fails early (before hours of work) when the output cannot be written. */
-static int check_writable(const char *path) {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return cli_error("cannot write %s: it is a folder", path);
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
-        return cli_error("cannot write %s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return cli_error("cannot write %s: %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    return CLI_OK;
-}
-
-static const char *default_text_dir(char *buf, size_t size) {
-    const char *data = getenv("MWANDA_DATA");
-    if (data && *data) {
-        snprintf(buf, size, "%s/corpus/calib", data);
-        return buf;
-    }
-#ifdef MW_DATA_DIR
-    snprintf(buf, size, "%s/corpus/calib", MW_DATA_DIR);
-    return buf;
-#else
-    return NULL;
-#endif
-}
-
 static void print_summary(const mw_stats *st) {
     printf("| language | windows | tokens |\n|---|---:|---:|\n");
     for (int l = 0; l < st->n_lang; l++)
@@ -215,24 +176,6 @@ static int merge_files(const struct opts *o, int n, char **paths) {
     return rc;
 }
 
-/* The windows of every language of the folder. */
-static int make_set(const struct opts *o, const mw_textdir *td, const mw_tokenizer *tok,
-                    mw_calib_set *set) {
-    mw_err err = {{0}};
-    mw_sample_opts so = {
-        .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
-    if (mw_calib_set_create(set, o->ctx, &err)) return cli_error("%s", err.msg);
-    for (int i = 0; i < td->n; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        enum mw_status s = mw_textdir_read(td, i, &text, &len, &err);
-        if (!s) s = mw_calib_set_add_text(set, tok, td->langs[i], text, len, &so, &err);
-        free(text);
-        if (s) return cli_error("%s", err.msg);
-    }
-    return CLI_OK;
-}
-
 static int calibrate(const struct opts *o, const char *model, const mw_textdir *td) {
     mw_err err = {{0}};
     mw_tokenizer *tok = NULL;
@@ -242,7 +185,9 @@ static int calibrate(const struct opts *o, const char *model, const mw_textdir *
     mw_model *m = cli_open_model(model);
     if (!m) return CLI_FAIL;
     if (mw_model_tokenizer(m, &tok, &err)) rc = cli_error("%s", err.msg);
-    if (!rc) rc = make_set(o, td, tok, &set);
+    mw_sample_opts so = {
+        .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
+    if (!rc) rc = cli_calib_set(td, &so, tok, &set);
     cli_progress p;
     cli_progress_init(&p, "calibrate");
     if (!rc && mw_calib_run(m, &set, NULL, NULL, &st, cli_progress_update, &p, &err))
@@ -272,14 +217,10 @@ int cmd_calibrate(int argc, char **argv) {
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (o.threads) omp_set_num_threads((int)o.threads);
-    if ((rc = check_writable(o.out))) return rc;
+    if ((rc = cli_check_writable(o.out))) return rc;
     if (o.merge) return merge_files(&o, argc - optind, argv + optind);
-    char buf[4096];
-    const char *dir = o.text_dir ? o.text_dir : default_text_dir(buf, sizeof buf);
-    if (!dir) return cli_usage_error("calibrate", "give the text folder with --text DIR");
     mw_textdir td;
-    mw_err err = {{0}};
-    if (mw_textdir_open(dir, o.langs, &td, &err)) return cli_error("%s", err.msg);
+    if ((rc = cli_open_textdir(o.text_dir, o.langs, &td))) return rc;
     rc = calibrate(&o, argv[optind], &td);
     mw_textdir_close(&td);
     return rc;

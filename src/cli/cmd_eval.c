@@ -14,7 +14,7 @@
 
 static const char USAGE[] =
     "usage: mwanda eval MODEL (--text DIR | --tokens FILE) [--ctx N] [--llamacpp-windows]\n"
-    "                   [--langs de,fr,...] [--threads N] [--json FILE]\n"
+    "                   [--langs de,fr,...] [--max-windows N] [--threads N] [--json FILE]\n"
     "       mwanda eval MODEL --tasks FILE.jsonl ...  (see mwanda eval --tasks x --help)\n"
     "\n"
     "Per-language perplexity. DIR holds one UTF-8 file per language, named by its\n"
@@ -28,6 +28,8 @@ static const char USAGE[] =
     "  --text DIR            one <lang>.txt per language\n"
     "  --tokens FILE         pre-tokenized ids instead (spaces, commas or brackets)\n"
     "  --langs LIST          only these languages of DIR\n"
+    "  --max-windows N       score only the first N windows of each text (a\n"
+    "                        quicker estimate; bits per byte count their bytes)\n"
     "  --ctx N               window length in tokens (default 512)\n"
     "  --llamacpp-windows    windows as llama-perplexity -c N cuts them: the text\n"
     "                        tokenized once with BOS, consecutive chunks of N with\n"
@@ -43,6 +45,7 @@ static const char USAGE[] =
 struct opts {
     const char *text_dir, *ids_path, *langs, *json_path;
     long ctx, threads;
+    long long max_windows; /* 0: all */
     bool llamacpp;
 };
 
@@ -60,6 +63,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"ctx", required_argument, NULL, 'c'},
                                          {"llamacpp-windows", no_argument, NULL, 'l'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"max-windows", required_argument, NULL, 'w'},
                                          {"json", required_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -94,6 +98,12 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             o->threads = strtol(optarg, &end, 10);
             if (*end || o->threads < 1 || o->threads > 1024)
                 return cli_usage_error("eval", "--threads must be 1 to 1024, not '%s'", optarg);
+            break;
+        case 'w':
+            o->max_windows = strtoll(optarg, &end, 10);
+            if (*end || o->max_windows < 1 || o->max_windows > 1000000000)
+                return cli_usage_error("eval", "--max-windows must be 1 to 1000000000, not '%s'",
+                                       optarg);
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -174,6 +184,7 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     mw_windows w = {0};
     s = o->llamacpp ? mw_windows_llamacpp(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err)
                     : mw_windows_plain(ids.ids, (int64_t)ids.n, o->ctx, bos, &w, &err);
+    if (!s && o->max_windows && w.n_win > o->max_windows) w.n_win = o->max_windows;
     char task[96];
     snprintf(task, sizeof task, "eval %s", r->lang);
     cli_progress p;
@@ -223,6 +234,7 @@ static int write_json(const char *path, const char *model, const struct opts *o,
     }
     json_t *root = json_pack("{s:s, s:I, s:s, s:o}", "model", model, "ctx", (json_int_t)o->ctx,
                              "windows", o->llamacpp ? "llamacpp" : "plain", "languages", langs);
+    if (o->max_windows) json_object_set_new(root, "max_windows", json_integer(o->max_windows));
     int rc = cli_write_json(path, root);
     json_decref(root);
     return rc;

@@ -381,7 +381,11 @@ static int run(const struct opts *o, const char *model_arg) {
         mw_sample_opts so = {
             .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
         if (mw_model_tokenizer(m, &tok, &err)) rc = cli_error("%s", err.msg);
-        if (!rc) rc = cli_calib_set(o->text_dir, o->langs, &so, tok, &set);
+        mw_textdir td;
+        if (!rc && !(rc = cli_open_textdir(o->text_dir, o->langs, &td))) {
+            rc = cli_calib_set(&td, &so, tok, &set);
+            mw_textdir_close(&td);
+        }
         use_set = !rc;
     }
     mw_prune_report rep = {0};
