@@ -41,6 +41,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_tasks(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_report(int argc, char **argv);

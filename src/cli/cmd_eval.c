@@ -15,6 +15,7 @@
 static const char USAGE[] =
     "usage: mwanda eval MODEL (--text DIR | --tokens FILE) [--ctx N] [--llamacpp-windows]\n"
     "                   [--langs de,fr,...] [--max-windows N] [--threads N] [--json FILE]\n"
+    "       mwanda eval MODEL --tasks FILE.jsonl ...  (see mwanda eval --tasks x --help)\n"
     "\n"
     "Per-language perplexity. DIR holds one UTF-8 file per language, named by its\n"
     "language code (de.txt, fr.txt, ...). Each text is tokenized, cut into\n"
@@ -240,6 +241,9 @@ static int write_json(const char *path, const char *model, const struct opts *o,
 }
 
 int cmd_eval(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* multiple-choice tasks: cmd_eval_tasks.c */
+        if (!strcmp(argv[i], "--tasks") || !strncmp(argv[i], "--tasks=", 8))
+            return cmd_eval_tasks(argc, argv);
     struct opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
