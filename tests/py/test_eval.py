@@ -14,8 +14,9 @@ import pytest
 DATA = Path(__file__).resolve().parents[1] / "data" / "forward" / "udhr"
 
 
-def run(mwanda_bin, *args):
-    return subprocess.run([str(mwanda_bin), *map(str, args)], capture_output=True, text=True)
+def run(mwanda_bin, *args, input=None):
+    return subprocess.run([str(mwanda_bin), *map(str, args)], capture_output=True, text=True,
+                          input=input)
 
 
 def one_error_line(r):
@@ -50,6 +51,22 @@ def test_table_and_json(mwanda_bin, real_models, tmp_path):
     # --langs picks a subset
     r = run(mwanda_bin, "eval", "smollm2-135m", "--text", text, "--ctx", "64", "--langs", "rus")
     assert r.returncode == 0 and "| rus" in r.stdout and "| deu" not in r.stdout
+    # --max-windows scores the first windows only: the same sum as the
+    # pre-tokenized first window alone
+    out1 = tmp_path / "one.json"
+    r = run(mwanda_bin, "eval", "smollm2-135m", "--text", text, "--ctx", "64", "--langs", "rus",
+            "--max-windows", "1", "--json", out1)
+    assert r.returncode == 0, r.stderr
+    one = json.loads(out1.read_text())
+    assert one["max_windows"] == 1 and one["languages"]["rus"]["tokens"] == 63
+    ids = run(mwanda_bin, "tokenize", "smollm2-135m", input=(text / "rus.txt").read_text("utf-8"))
+    first = tmp_path / "first.txt"
+    first.write_text(json.dumps(json.loads(ids.stdout)[:64]))
+    out2 = tmp_path / "ids.json"
+    r = run(mwanda_bin, "eval", "smollm2-135m", "--tokens", first, "--ctx", "64", "--json", out2)
+    assert r.returncode == 0, r.stderr
+    nll_ids = next(iter(json.loads(out2.read_text())["languages"].values()))["nll"]
+    assert math.isclose(one["languages"]["rus"]["nll"], nll_ids, rel_tol=1e-9)
 
 
 def test_llamacpp_windows_match_llama_perplexity(mwanda_bin, real_models, llamacpp_bin,
