@@ -44,7 +44,7 @@ static const char USAGE[] =
     "                        (default: the shipped corpus, 16 windows of 256)\n"
     "  --stats FILE          statistics of `mwanda calibrate` instead of text\n"
     "  --lambda X            M-Wanda: weight of the cross-lingual spread (default 0.5)\n"
-    "  --gamma X             M-Wanda: exponent of the activation probability (0.5)\n"
+    "  --gamma X             M-Wanda: exponent of the activation probability (0: off)\n"
     "  --prob mean|max       M-Wanda: how the languages' probabilities combine (mean)\n"
     "  --no-balance          M-Wanda: pooled instead of language-balanced activations\n"
     "  --cwl on|off          M-Wanda: sparsity per block from correlation (on)\n"
