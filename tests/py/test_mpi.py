@@ -145,12 +145,15 @@ def test_failing_rank(mpi, tiny_models, text_dir, tmp_path):
     calib = ("calibrate", model, "--text", text_dir, "--ctx", "32", "--samples", "3",
              "-o", "s.gguf")
     cases = {
-        "rank1-block2": (prune, "1:2", None, "rank 1 of 2: failed at block 2"),
-        "rank0-block1": (calib, "0:1", None, "failed at block 1"),
-        "rank1-no-text": (prune[:4] + ("--text", tmp_path / "missing") + prune[6:], None, None,
+        "rank1-block2": (prune, "1:2", "rank 1 of 2: failed at block 2"),
+        "rank0-block1": (calib, "0:1", "failed at block 1"),
+        "rank1-no-text": (prune[:4] + ("--text", tmp_path / "missing") + prune[6:], None,
                           "rank 1 of 2: cannot open"),
+        # rank 0 stops before the run; the others learn of it at block 0
+        "rank0-no-output": (calib[:-1] + (tmp_path / "missing" / "s.gguf",), None,
+                            "cannot write"),
     }
-    for name, (args, fail, _, want) in cases.items():
+    for name, (args, fail, want) in cases.items():
         d = tmp_path / name
         d.mkdir()
         if name == "rank1-no-text":  # MPMD: rank 0 gets good text, rank 1 none
