@@ -4,6 +4,8 @@
  * pruning). */
 #include "calib/calib.h"
 
+#include "calib/mpi.h"
+#include "calib/share.h"
 #include "core/err.h"
 #include "model/head.h"
 
@@ -17,9 +19,8 @@
 
 /* What the observer needs to know about the rows it is shown. */
 struct observer_ctx {
-    mw_stats *st;
-    const mw_calib_set *set;
-    int64_t block, first; /* the block, and the group's first window */
+    mw_share *share;
+    int64_t block, first; /* the block, and the group's first window (in the whole set) */
 };
 
 static void observe(void *user, int64_t block, enum mw_linear lin, const float *x, int64_t n_tokens,
@@ -27,18 +28,8 @@ static void observe(void *user, int64_t block, enum mw_linear lin, const float *
     struct observer_ctx *c = user;
     /* layers that share an input are reported one by one; count it once */
     if (lin == MW_LIN_K || lin == MW_LIN_V || lin == MW_LIN_UP || block != c->block) return;
-    mw_input_stats *s = &c->st->in[block * MW_IN_COUNT + mw_linear_input(lin)];
-    if (s->n_in != n_in) return; /* checked before the run; never here */
-    int64_t T = c->set->T;
-    /* runs of consecutive windows of one language */
-    for (int64_t r = 0; r < n_tokens;) {
-        int lang = c->set->lang[c->first + r / T];
-        int64_t e = r + T;
-        while (e < n_tokens && c->set->lang[c->first + e / T] == lang)
-            e += T;
-        mw_input_stats_add(s, lang, x + r * n_in, e - r);
-        r = e;
-    }
+    /* window by window, in an order that does not depend on the processes */
+    mw_share_add(c->share, block, mw_linear_input(lin), c->first, x, n_tokens, n_in);
 }
 
 /* The statistics to fill: new ones, or the caller's if they fit. */
@@ -71,7 +62,8 @@ static enum mw_status prepare_stats(const mw_model *m, const mw_calib_set *set, 
 
 struct run {
     const mw_model *m;
-    const mw_calib_set *set;
+    const mw_calib_set *set; /* this process's windows (share.mine) */
+    mw_share share;
     float *x;    /* [n_win][T][n_embd] activations: inputs of the current block */
     float *copy; /* [per_group][T][n_embd] with a hook: a group's inputs to observe */
     int64_t per_group, n_groups, E;
@@ -97,7 +89,7 @@ static int64_t group_size(const struct run *r, int64_t g) {
  * computing outputs in place. */
 static void pass(struct run *r, const mw_block *b, mw_stats *st, bool observed, bool keep_inputs) {
     int64_t T = r->set->T;
-    struct observer_ctx ctx = {st, r->set, b->index, 0};
+    struct observer_ctx ctx = {&r->share, b->index, 0};
     mw_observer obs = {observe, &ctx};
     for (int64_t g = 0; g < r->n_groups; g++) {
         int64_t n = group_size(r, g);
@@ -106,7 +98,7 @@ static void pass(struct run *r, const mw_block *b, mw_stats *st, bool observed, 
             memcpy(r->copy, x, (size_t)(n * T * r->E) * sizeof(float));
             x = r->copy;
         }
-        ctx.first = g * r->per_group;
+        ctx.first = r->share.first + g * r->per_group;
         mw_block_forward(r->m, b, x, n, T, &r->scratch, observed ? &obs : NULL);
         tick(r, b->index, observed ? "statistics" : "outputs");
     }
@@ -143,10 +135,12 @@ static enum mw_status run_blocks(struct run *r, mw_block_hook hook, void *user, 
     enum mw_status s = MW_OK;
     for (int64_t bi = 0; bi < n_layer && !s; bi++) {
         mw_block b;
-        if ((s = mw_block_load(r->m, bi, &b, err))) break;
-        pass(r, &b, st, true, hook != NULL);
-        s = check_finite(st, bi, err);
-        if (!s && hook) s = hook(user, bi, &b, st, err);
+        s = mw_block_load(r->m, bi, &b, err);
+        if (!s) pass(r, &b, st, true, hook != NULL);
+        /* all processes' windows in the totals, or all processes stop */
+        s = mw_share_end_block(&r->share, bi, s, err);
+        if (!s) s = check_finite(st, bi, err);
+        if (!s && hook) s = mw_mpi_agree(hook(user, bi, &b, st, err), bi, err);
         if (!s && hook && bi + 1 < n_layer) pass(r, &b, st, false, false);
         mw_block_free(&b);
     }
@@ -159,20 +153,21 @@ enum mw_status mw_calib_run(const mw_model *m, const mw_calib_set *set, mw_block
     const mw_hparams *hp = mw_model_hparams(m);
     if (set->n_win < 1 || set->n_lang < 1)
         return mw_fail(err, MW_ERR_ARG, "no calibration windows");
-    struct run r = {.m = m, .set = set, .E = hp->n_embd, .progress = progress, .puser = puser};
+    struct run r = {.m = m, .E = hp->n_embd, .progress = progress, .puser = puser};
     int64_t T = set->T;
-    r.per_group = GROUP_TOKENS / T > 0 ? GROUP_TOKENS / T : 1;
-    if (r.per_group > set->n_win) r.per_group = set->n_win;
-    r.n_groups = (set->n_win + r.per_group - 1) / r.per_group;
-    r.total = hp->n_layer * r.n_groups * (hook ? 2 : 1) - (hook ? r.n_groups : 0);
     enum mw_status s = prepare_stats(m, set, st, err);
-    if (s) return s;
-    uint64_t n_act = (uint64_t)set->n_win * (uint64_t)T * (uint64_t)r.E;
-    r.x = n_act <= SIZE_MAX / sizeof(float) ? malloc(n_act * sizeof(float)) : NULL;
+    if (s || (s = mw_share_init(&r.share, set, st, err))) return s;
+    r.set = &r.share.mine; /* all windows without MPI */
+    r.per_group = GROUP_TOKENS / T > 0 ? GROUP_TOKENS / T : 1;
+    if (r.per_group > r.set->n_win) r.per_group = r.set->n_win > 0 ? r.set->n_win : 1;
+    r.n_groups = (r.set->n_win + r.per_group - 1) / r.per_group;
+    r.total = hp->n_layer * r.n_groups * (hook ? 2 : 1) - (hook ? r.n_groups : 0);
+    uint64_t n_act = (uint64_t)r.set->n_win * (uint64_t)T * (uint64_t)r.E;
+    r.x = n_act && n_act <= SIZE_MAX / sizeof(float) ? malloc(n_act * sizeof(float)) : NULL;
     if (hook) r.copy = malloc((size_t)(r.per_group * T * r.E) * sizeof(float));
-    if (!r.x || (hook && !r.copy)) {
+    if ((!r.x && n_act) || (hook && !r.copy)) {
         s = mw_fail(err, MW_ERR_NOMEM, "out of memory for the activations of %lld windows",
-                    (long long)set->n_win);
+                    (long long)r.set->n_win);
         goto done;
     }
     if ((s = mw_block_scratch_init(&r.scratch, hp, r.per_group, T, err))) goto done;
@@ -181,5 +176,6 @@ enum mw_status mw_calib_run(const mw_model *m, const mw_calib_set *set, mw_block
 done:
     free(r.x);
     free(r.copy);
+    mw_share_free(&r.share);
     return s;
 }

@@ -5,6 +5,7 @@
 #include "cli/cli_calib.h"
 
 #include "calib/calib.h"
+#include "calib/mpi.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -190,7 +191,10 @@ static int calibrate(const struct opts *o, const char *model, const mw_textdir *
     if (!rc) rc = cli_calib_set(td, &so, tok, &set);
     cli_progress p;
     cli_progress_init(&p, "calibrate");
-    if (!rc && mw_calib_run(m, &set, NULL, NULL, &st, cli_progress_update, &p, &err))
+    /* under mpirun every rank runs its share of the windows; rank 0 writes */
+    bool writer = mw_mpi_writer();
+    if (!rc &&
+        mw_calib_run(m, &set, NULL, NULL, &st, writer ? cli_progress_update : NULL, &p, &err))
         rc = cli_error("%s", err.msg);
     if (!rc) {
         cli_progress_done(&p);
@@ -203,8 +207,8 @@ static int calibrate(const struct opts *o, const char *model, const mw_textdir *
         mw_textdir_path(td, i, path, sizeof path);
         if (mw_stats_add_dataset(&st, path, &err)) rc = cli_error("%s", err.msg);
     }
-    if (!rc && mw_stats_write(&st, o->out, &err)) rc = cli_error("%s", err.msg);
-    if (!rc) print_summary(&st);
+    if (!rc && writer && mw_stats_write(&st, o->out, &err)) rc = cli_error("%s", err.msg);
+    if (!rc && writer) print_summary(&st);
     mw_stats_free(&st);
     mw_calib_set_free(&set);
     mw_tokenizer_free(tok);
@@ -217,7 +221,12 @@ int cmd_calibrate(int argc, char **argv) {
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (o.threads) omp_set_num_threads((int)o.threads);
-    if ((rc = cli_check_writable(o.out))) return rc;
+    /* under mpirun only rank 0 writes, and a merge is its alone */
+    if (!mw_mpi_writer()) {
+        if (o.merge) return CLI_OK;
+    } else if ((rc = cli_check_writable(o.out))) {
+        return rc;
+    }
     if (o.merge) return merge_files(&o, argc - optind, argv + optind);
     mw_textdir td;
     if ((rc = cli_open_textdir(o.text_dir, o.langs, &td))) return rc;

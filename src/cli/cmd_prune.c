@@ -1,6 +1,7 @@
 /* mwanda prune MODEL --method M --sparsity S [--pattern P] [calibration] -o OUT */
 #include "cli/cli.h"
 
+#include "calib/mpi.h"
 #include "cli/cli_calib.h"
 #include "prune/driver.h"
 
@@ -391,10 +392,14 @@ static int run(const struct opts *o, const char *model_arg) {
     mw_prune_report rep = {0};
     cli_progress p;
     cli_progress_init(&p, "prune");
-    if (!rc && mw_prune_model(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p, o->out, &rep,
-                              cli_progress_update, &p, &err))
+    /* under mpirun every rank runs its share of the windows and prunes
+     * alike, rank 0 writes; without windows the others have nothing to do */
+    bool writer = mw_mpi_writer();
+    if (!rc && (writer || use_set) &&
+        mw_prune_model(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p,
+                       writer ? o->out : NULL, &rep, writer ? cli_progress_update : NULL, &p, &err))
         rc = cli_error("%s", err.msg);
-    if (!rc) {
+    if (!rc && writer) {
         cli_progress_done(&p);
         if (o->json) {
             json_t *doc =
@@ -418,8 +423,10 @@ int cmd_prune(int argc, char **argv) {
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (o.threads) omp_set_num_threads((int)o.threads);
     size_t n = strlen(o.out);
+    bool writer = mw_mpi_writer(); /* rank 0 under mpirun */
     /* a folder is checked by its writer; a file before any work starts */
-    if (n > 5 && strcmp(o.out + n - 5, ".gguf") == 0 && (rc = cli_check_writable(o.out))) return rc;
-    if (o.json && (rc = cli_check_writable(o.json))) return rc;
+    if (writer && n > 5 && strcmp(o.out + n - 5, ".gguf") == 0 && (rc = cli_check_writable(o.out)))
+        return rc;
+    if (writer && o.json && (rc = cli_check_writable(o.json))) return rc;
     return run(&o, argv[optind]);
 }

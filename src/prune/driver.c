@@ -211,7 +211,7 @@ static enum mw_status prune_block(struct run *r, int64_t b, mw_block *blk, const
 /* Writes every tensor up to and including block b's, the pruned linear
  * weights from blk (b < 0: the rest of the model, after the last block). */
 static enum mw_status write_through(struct run *r, int64_t b, const mw_block *blk, mw_err *err) {
-    for (;;) {
+    while (r->w) {
         int64_t nb = mw_model_writer_next_block(r->w);
         if (nb == INT64_MAX || (b >= 0 && nb > b)) return MW_OK;
         int64_t i = mw_model_writer_next(r->w);
@@ -228,6 +228,7 @@ static enum mw_status write_through(struct run *r, int64_t b, const mw_block *bl
         enum mw_status s = mw_model_writer_put(r->w, values, err);
         if (s) return s;
     }
+    return MW_OK; /* no output (out == NULL) */
 }
 
 static enum mw_status hook(void *user, int64_t b, mw_block *blk, const mw_stats *st, mw_err *err) {
@@ -311,7 +312,7 @@ enum mw_status mw_prune_model(const mw_model *m, const mw_calib_set *set, const 
             rep->block_target[b] = target;
 
     struct run r = {m, o, NULL, rep, 0};
-    if (!s)
+    if (!s && out)
         s = mw_model_writer_create(m, out, o->type, o->max_shard_bytes, MW_ORDER_BLOCKS, &r.w, err);
     if (!s) {
         if (o->method == MW_METHOD_MAGNITUDE || stats) {
@@ -336,7 +337,7 @@ enum mw_status mw_prune_model(const mw_model *m, const mw_calib_set *set, const 
     }
     rep->n_tensors = r.n_done;
     rep->achieved = total ? (double)zeros / (double)total : 0;
-    s = mw_model_writer_finish(r.w, err);
+    s = r.w ? mw_model_writer_finish(r.w, err) : MW_OK;
     if (s) mw_prune_report_free(rep);
     return s;
 }
