@@ -53,18 +53,19 @@ static bool same_hparams(const mw_hparams *a, const mw_hparams *b) {
            a->n_head == b->n_head && a->n_head_kv == b->n_head_kv && a->head_dim == b->head_dim &&
            a->n_ff == b->n_ff && a->norm_eps == b->norm_eps && a->rope_base == b->rope_base &&
            a->rope_base_local == b->rope_base_local && a->sliding_window == b->sliding_window &&
-           a->swa_pattern == b->swa_pattern && a->tied_output == b->tied_output;
+           a->swa_pattern == b->swa_pattern && a->tied_output == b->tied_output &&
+           a->attn_scale == b->attn_scale && a->rope_scale == b->rope_scale;
 }
 
 static void print_hp(const char *what, const mw_hparams *h) {
     fprintf(stderr,
             "  %s: %s vocab %lld ctx %lld embd %lld layers %lld heads %lld/%lld hd %lld ff %lld "
-            "eps %g rope %g/%g swa %lld/%lld tied %d\n",
+            "eps %g rope %g/%g swa %lld/%lld tied %d attn scale %g rope scale %g\n",
             what, h->arch, (long long)h->n_vocab, (long long)h->n_ctx_train, (long long)h->n_embd,
             (long long)h->n_layer, (long long)h->n_head, (long long)h->n_head_kv,
             (long long)h->head_dim, (long long)h->n_ff, h->norm_eps, h->rope_base,
             h->rope_base_local, (long long)h->sliding_window, (long long)h->swa_pattern,
-            h->tied_output);
+            h->tied_output, h->attn_scale, h->rope_scale);
 }
 
 static void expect_hp(int line, const char *text, const mw_hparams *want) {
@@ -83,19 +84,19 @@ static void expect_hp(int line, const char *text, const mw_hparams *want) {
 }
 
 static void test_good(void) {
-    mw_hparams llama = {"llama", 49152, 8192, 576, 30, 9, 3, 64, 1536, 1e-5, 1e5, 0, 0, 0, true};
-    mw_hparams qwen2 = {"qwen2", 151936, 32768, 896, 24, 14, 2, 64, 4864, 1e-6, 1e6, 0, 0, 0, true};
+    mw_hparams llama = {"llama", 49152, 8192, 576, 30, 9, 3, 64, 1536, 1e-5, 1e5, 0, 0, 0, true, 0, 0};
+    mw_hparams qwen2 = {"qwen2", 151936, 32768, 896, 24, 14, 2, 64, 4864, 1e-6, 1e6, 0, 0, 0, true, 0, 0};
     mw_hparams qwen3 = {"qwen3", 151936, 40960, 1024, 28, 16, 8,    128,
-                        3072,    1e-6,   1e6,   0,    0,  0,  false};
+                        3072,    1e-6,   1e6,   0,    0,  0,  false, 0, 0};
     mw_hparams gemma3 = {"gemma3", 262144, 32768, 640, 18,  4, 1,   256,
-                         2048,     1e-6,   1e6,   1e4, 512, 6, true};
+                         2048,     1e-6,   1e6,   1e4, 512, 6, true, 0, 0};
     expect_hp(__LINE__, LLAMA, &llama);
     expect_hp(__LINE__, QWEN2, &qwen2);
     expect_hp(__LINE__, QWEN3, &qwen3);
     expect_hp(__LINE__, GEMMA3, &gemma3);
     /* defaults: context 2048, eps 1e-6, rope 10000, tied, kv heads = heads,
      * and for gemma3 a 4096 window, every 6th block global, local base 1e4 */
-    mw_hparams dflt = {"llama", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 0, 0, 0, true};
+    mw_hparams dflt = {"llama", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 0, 0, 0, true, 0, 0};
     expect_hp(__LINE__,
               "{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, "
               "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}",
@@ -106,7 +107,7 @@ static void test_good(void) {
               "\"num_key_value_heads\": null, \"head_dim\": null, \"rope_theta\": null, "
               "\"max_position_embeddings\": null, \"tie_word_embeddings\": null}",
               &dflt);
-    mw_hparams g_dflt = {"gemma3", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 1e4, 4096, 6, true};
+    mw_hparams g_dflt = {"gemma3", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 1e4, 4096, 6, true, 0, 0};
     expect_hp(__LINE__,
               "{\"model_type\": \"gemma3_text\", \"vocab_size\": 10, \"hidden_size\": 8, "
               "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}",
@@ -303,7 +304,7 @@ static void test_round_trip(void) {
         CHECK(ok);
         n += ok;
     }
-    mw_hparams bad = {"mamba", 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, false};
+    mw_hparams bad = {"mamba", 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, false, 0, 0};
     CHECK(mw_hparams_to_config(&bad, MW_TYPE_F32, -1, -1) == NULL);
     printf("round trip: %d/4 families give the same hyperparameters back\n", n);
 }
