@@ -58,7 +58,7 @@ run() {
 }
 mw() { "$bin" eval "$1" --text "$work/dir" --ctx "$ctx" --threads "$threads" --llamacpp-windows \
     --json "$work/$2.json"; }
-lp() { "$lp_bin" -m "$1" -f "$work/text.txt" -c "$ctx" -t "$threads" -b "$ctx" --no-escape \
+lp() { "$lp_bin" -m "$1" -f "$work/text.txt" -c "$ctx" -t "$threads" --no-escape \
     --chunks "$chunks"; }
 
 names=(mw_q mw_f32 lp_f32 lp_q)
