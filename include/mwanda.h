@@ -326,6 +326,10 @@ typedef struct mw_hparams {
     int64_t sliding_window; /* window of local blocks, 0 = none */
     int64_t swa_pattern;    /* every swa_pattern-th block is global (0 = none) */
     bool tied_output;       /* output head shares the token embedding */
+    double attn_scale;      /* factor of q.k before the softmax; 0 = 1/sqrt(head_dim)
+                               (Gemma: query_pre_attn_scalar^-1/2) */
+    double rope_scale;      /* linear RoPE scaling of the global blocks: positions are
+                               divided by it (Gemma 3 >= 4B: 8); 0 or 1 = none */
 } mw_hparams;
 
 typedef struct mw_model mw_model;

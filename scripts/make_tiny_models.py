@@ -3,6 +3,8 @@
 
     python scripts/make_tiny_models.py OUTDIR [--seed S] [--type f32|f16|bf16]
                                               [--family NAME ...] [--sliding-window N]
+                                              [--attn-scalar X] [--rope-scaling F]
+                                              [--rope-local-theta B]
 
 For each of four families -- llama, qwen2, qwen3, gemma3 -- it writes, from
 one set of seeded random weights:
@@ -26,6 +28,13 @@ that short test sequences reach past it). Tied output: qwen2 and gemma3 (no outp
 llama and qwen3 have their own output matrix. qwen2 has Q/K/V biases; qwen3
 and gemma3 have Q/K norms; qwen2 writes no key_length (the reader must fall
 back to hidden/heads); gemma3 has the four-norm "sandwich" block.
+
+Options beyond the published 270M shapes, for the hyperparameters of larger
+Gemma 3 models: --attn-scalar (query_pre_attn_scalar, which the 27B model
+sets to hidden/heads; the GGUF gets attention.scale, which llama.cpp's
+converter does not write but mwanda's does), --rope-scaling (linear, on the
+global layers only for gemma3; rope.scaling.type/factor as llama.cpp's
+converter writes them) and --rope-local-theta (rope.freq_base_swa).
 
 The two places where a GGUF does not hold the Hugging Face numbers as they
 are, as llama.cpp's convert_hf_to_gguf.py does it (applied here with numpy):
@@ -332,6 +341,13 @@ def write_gguf(path: Path, fam: str, c: dict, hf: dict[str, np.ndarray], ttype: 
         w.add_rope_dimension_count(c["head_dim"])
     if c["sliding_window"]:
         w.add_sliding_window(c["sliding_window"])
+    if c.get("rope_local_theta_key"):
+        w.add_rope_freq_base_swa(c["rope_local_theta"])
+    if c.get("rope_scaling"):
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(c["rope_scaling"])
+    if c.get("attn_scalar"):
+        w.add_attention_scale(c["attn_scalar"] ** -0.5)
     w.add_file_type(FILE_TYPE[ttype])
     w.add_quantization_version(2)
 
@@ -396,18 +412,20 @@ def hf_config(c: dict, voc: dict, ttype: str) -> dict:
     }
     if c["head_dim_in_config"]:
         cfg["head_dim"] = c["head_dim"]
+    if c.get("rope_scaling") or c["model_type"] == "gemma3_text":
+        cfg["rope_scaling"] = ({"rope_type": "linear", "factor": c["rope_scaling"]}
+                               if c.get("rope_scaling") else None)
     if voc["pad"] is not None:
         cfg["pad_token_id"] = voc["pad"]
     if c["model_type"] == "gemma3_text":
         cfg.update({
             "hidden_activation": c["act"],
-            "query_pre_attn_scalar": c["head_dim"],
+            "query_pre_attn_scalar": c.get("attn_scalar") or c["head_dim"],
             "sliding_window": c["sliding_window"],
             "sliding_window_pattern": 6,
             "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
                             for i in range(c["n_layer"])],
             "rope_local_base_freq": c["rope_local_theta"],
-            "rope_scaling": None,
             "attn_logit_softcapping": None,
             "final_logit_softcapping": None,
             "attention_bias": False,
@@ -449,10 +467,18 @@ def write_hf_tokenizer(folder: Path, voc: dict, n_ctx: int) -> None:
     }, indent=2) + "\n")
 
 
-def make_family(out: Path, fam: str, seed: int, ttype: str, window: int | None = None) -> dict:
+def make_family(out: Path, fam: str, seed: int, ttype: str, window: int | None = None,
+                attn_scalar: float | None = None, rope_scaling: float | None = None,
+                rope_local_theta: float | None = None) -> dict:
     c = CONFIGS[fam]
     if window and c["sliding_window"]:
         c = dict(c, sliding_window=window)
+    if attn_scalar and fam == "gemma3":
+        c = dict(c, attn_scalar=attn_scalar)
+    if rope_local_theta and fam == "gemma3":
+        c = dict(c, rope_local_theta=rope_local_theta, rope_local_theta_key=True)
+    if rope_scaling:
+        c = dict(c, rope_scaling=rope_scaling)
     rng = np.random.default_rng([seed, FAMILIES.index(fam)])
     master = draw_weights(c, rng)
     hf = {k: in_type(v, ttype) for k, v in master.items()}
@@ -471,6 +497,7 @@ def make_family(out: Path, fam: str, seed: int, ttype: str, window: int | None =
                               "rms_eps", "tied", "qkv_bias", "qk_norm", "sandwich_norms",
                               "permute_qk", "norm_shift", "sliding_window",
                               "head_dim_in_config")}
+    info.update({k: c[k] for k in ("attn_scalar", "rope_scaling", "rope_local_theta") if k in c})
     info.update(gguf=f"{fam}.gguf", hf=f"{fam}-hf", n_vocab=N_VOCAB,
                 tokenizer_model=voc["model"], bos=voc["bos"], eos=voc["eos"],
                 tensors={gguf_name(k, c): k for k in hf})
@@ -487,14 +514,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sliding-window", type=int, metavar="N",
                     help="attention window of gemma3's local blocks (default 32); the "
                          "weights do not depend on it")
+    ap.add_argument("--attn-scalar", type=float, metavar="X",
+                    help="gemma3's query_pre_attn_scalar (default: the head dimension); the "
+                         "GGUF gets attention.scale = X^-1/2")
+    ap.add_argument("--rope-scaling", type=float, metavar="F",
+                    help="linear RoPE scaling factor (gemma3: of the global layers), as "
+                         "rope_scaling and rope.scaling.type/factor")
+    ap.add_argument("--rope-local-theta", type=float, metavar="B",
+                    help="RoPE base of gemma3's local layers (default 10000); the GGUF "
+                         "gets rope.freq_base_swa")
     a = ap.parse_args(argv)
     if a.sliding_window is not None and a.sliding_window < 1:
         ap.error("--sliding-window must be at least 1")
+    for name in ("attn_scalar", "rope_scaling", "rope_local_theta"):
+        if getattr(a, name) is not None and not getattr(a, name) > 0:
+            ap.error(f"--{name.replace('_', '-')} must be positive")
     a.outdir.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": a.seed, "type": a.type, "families": {}}
     for fam in a.family or FAMILIES:
         manifest["families"][fam] = make_family(a.outdir, fam, a.seed, a.type,
-                                                    a.sliding_window)
+                                                    a.sliding_window, a.attn_scalar,
+                                                    a.rope_scaling, a.rope_local_theta)
         print(a.outdir / f"{fam}.gguf")
     (a.outdir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return 0

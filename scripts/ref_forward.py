@@ -18,7 +18,9 @@ code: it shares no file and no layout convention with mwanda.
     GELU with the tanh approximation, attention scale
     query_pre_attn_scalar^-1/2, sliding-window attention on the local
     layers (a query at position t sees keys t - window + 1 .. t) whose RoPE
-    base is rope_local_base_freq, the global ones using rope_theta;
+    base is rope_local_base_freq, the global ones using rope_theta and
+    rope_scaling (linear: positions divided by its factor; also
+    transformers 5's rope_parameters, per layer type);
   * Qwen 2: biases on q, k and v;
   * grouped-query attention: query head h uses key/value head
     h // (heads / kv_heads);
@@ -148,6 +150,8 @@ class RefModel:
         self.attn_softcap = c.get("attn_logit_softcapping") if self.gemma else None
         self.final_softcap = c.get("final_logit_softcapping") if self.gemma else None
         self.rope_factor = self._rope_factor(c.get("rope_scaling"))
+        self.local_theta = c.get("rope_local_base_freq", 10000.0)
+        self._rope_parameters(c.get("rope_parameters"))
         self.layer_types = self._layer_types(c)
         self._taps: dict | None = None
 
@@ -161,6 +165,18 @@ class RefModel:
         if kind == "linear":
             return float(rs["factor"])
         raise NotImplementedError(f"rope_scaling {kind!r}")
+
+    def _rope_parameters(self, rp: dict | None) -> None:
+        """transformers 5's form: one set, or one per layer type."""
+        if not rp:
+            return
+        full = rp.get("full_attention", rp if "sliding_attention" not in rp else {})
+        self.theta = full.get("rope_theta", self.theta)
+        self.rope_factor = self._rope_factor(full)
+        slide = rp.get("sliding_attention", {})
+        self.local_theta = slide.get("rope_theta", self.local_theta)
+        if self._rope_factor(slide) != 1.0:
+            raise NotImplementedError("RoPE scaling of the sliding-window layers")
 
     def _layer_types(self, c: dict) -> list[str]:
         if not self.gemma:
@@ -194,7 +210,7 @@ class RefModel:
         sliding = self.layer_types[i] == "sliding_attention"
         pos = np.arange(T)
         if sliding:
-            base, factor = self.cfg.get("rope_local_base_freq", 10000.0), 1.0
+            base, factor = self.local_theta, 1.0
         else:
             base, factor = self.theta, self.rope_factor
         q, k = rope(q, pos, base, factor), rope(k, pos, base, factor)

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 static const char USAGE[] =
@@ -44,6 +45,9 @@ static void print_hparams(const mw_hparams *hp) {
     } else {
         printf("  rope base         %g\n", hp->rope_base);
     }
+    if (hp->rope_scale > 0 && hp->rope_scale != 1)
+        printf("  rope scaling      linear x%g (global blocks)\n", hp->rope_scale);
+    if (hp->attn_scale > 0) printf("  attention scale   %g\n", hp->attn_scale);
     printf("  output head       %s\n", hp->tied_output ? "tied to the token embedding" : "own");
 }
 
@@ -120,6 +124,9 @@ static json_t *hparams_json(const mw_hparams *hp) {
     json_object_set_new(o, "sliding_window", json_integer(hp->sliding_window));
     json_object_set_new(o, "swa_pattern", json_integer(hp->swa_pattern));
     json_object_set_new(o, "tied_output", json_boolean(hp->tied_output));
+    json_object_set_new(o, "rope_scale", json_real(hp->rope_scale > 0 ? hp->rope_scale : 1));
+    json_object_set_new(o, "attn_scale",
+                        json_real(hp->attn_scale > 0 ? hp->attn_scale : 1 / sqrt(hp->head_dim)));
     return o;
 }
 

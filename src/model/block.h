@@ -2,6 +2,7 @@
 #ifndef MW_MODEL_BLOCK_H
 #define MW_MODEL_BLOCK_H
 
+#include "kernels/ops.h"
 #include "model/model.h"
 
 /* The linear layers of a block, in the order their inputs appear. */
@@ -49,17 +50,21 @@ typedef struct mw_observer {
     void *user;
 } mw_observer;
 
-/* Activations and buffers of a block forward over n_seq windows of T tokens. */
+/* Activations and buffers of a block forward over n_seq windows of T tokens
+ * (M = n_seq * T rows). */
 typedef struct mw_block_scratch {
     int64_t n_seq, T;
-    float *xn;        /* [n_seq*T][max(n_embd, ...)] normed input */
-    float *q;         /* [n_seq*T][n_head*hd] */
-    float *k, *v;     /* [n_seq*T][n_head_kv*hd] */
-    float *att;       /* [n_seq*T][n_head*hd] attention output */
-    float *gate, *up; /* [n_seq*T][n_ff] */
-    float *out;       /* [n_seq*T][n_embd] */
-    float *scores;    /* [threads][T] */
-    int n_threads;
+    int n_threads;             /* team of the parallel phases, fixed at init */
+    float *xn;                 /* [M][n_embd] normed input of attention or FFN */
+    float *qkv;                /* [M][(n_head + 2 n_head_kv) * hd]: q | k | v per token */
+    float *att;                /* [M][n_head * hd] attention output */
+    float *gu;                 /* [M][2 n_ff]: gate | up per token */
+    float *act;                /* [M][n_ff] act(gate) * up, the input of down */
+    float *out;                /* [M][n_embd] output of o and down */
+    float *work;               /* [n_threads][work_floats] attention buffers */
+    int64_t work_floats;       /* per thread */
+    mw_rope_table rope_global; /* RoPE angles of global blocks */
+    mw_rope_table rope_local;  /* ... of sliding-window blocks */
 } mw_block_scratch;
 
 enum mw_status mw_block_scratch_init(mw_block_scratch *s, const mw_hparams *hp, int64_t n_seq,
@@ -67,7 +72,7 @@ enum mw_status mw_block_scratch_init(mw_block_scratch *s, const mw_hparams *hp, 
 void mw_block_scratch_free(mw_block_scratch *s);
 
 /* x: [n_seq][T][n_embd], replaced by the block's output. Positions restart at
- * 0 in every window. */
+ * 0 in every window. n_seq and T at most what the scratch was made for. */
 void mw_block_forward(const mw_model *m, const mw_block *b, float *x, int64_t n_seq, int64_t T,
                       mw_block_scratch *s, const mw_observer *obs);
 

@@ -68,6 +68,43 @@ static enum mw_status check_sizes(const char *arch, mw_hparams *hp, bool has_key
     return MW_OK;
 }
 
+/* Linear RoPE scaling of the global blocks, as llama.cpp reads it: the type
+ * defaults to linear, the factor to none; the other types change the
+ * frequencies in ways we do not compute. */
+static enum mw_status read_rope_scaling(const mw_gguf *g, const char *arch, mw_hparams *hp,
+                                        mw_err *err) {
+    double factor = 0;
+    enum mw_status s = opt_float(g, arch, "rope.scaling.factor", &factor, 0, err);
+    if (!s && !arch_kv(g, arch, "rope.scaling.factor"))
+        s = opt_float(g, arch, "rope.scale_linear", &factor, 0, err);
+    if (s) return s;
+    const mw_gguf_kv *kv = arch_kv(g, arch, "rope.scaling.type");
+    const char *type = kv ? mw_gguf_kv_str(kv) : "linear";
+    if (!type)
+        return mw_fail(err, MW_ERR_FORMAT, "GGUF key %s.rope.scaling.type must be a string", arch);
+    if (strcmp(type, "none") == 0 || factor == 0 || factor == 1) return MW_OK;
+    if (strcmp(type, "linear") != 0)
+        return mw_fail(err, MW_ERR_UNSUPPORTED, "RoPE scaling '%.20s' is not supported (linear is)",
+                       type);
+    hp->rope_scale = factor;
+    return MW_OK;
+}
+
+/* Gemma's attention scale: the attention.scale key when a file has it (our
+ * converter writes it from query_pre_attn_scalar); otherwise llama.cpp's rule,
+ * as its converter writes no key: hidden / heads for the 27B model (62
+ * blocks), head_dim for the others. 0 stands for 1/sqrt(head_dim). */
+static enum mw_status read_attn_scale(const mw_gguf *g, const char *arch, mw_hparams *hp,
+                                      mw_err *err) {
+    double v = 0;
+    enum mw_status s = opt_float(g, arch, "attention.scale", &v, 0, err);
+    if (s) return s;
+    if (!arch_kv(g, arch, "attention.scale") && hp->n_layer == 62)
+        v = 1.0 / sqrt((double)(hp->n_embd / hp->n_head));
+    if (fabs(v * sqrt((double)hp->head_dim) - 1) > 1e-6) hp->attn_scale = v;
+    return MW_OK;
+}
+
 enum mw_status mw_hparams_from_gguf(const mw_gguf *g, mw_hparams *hp, const mw_arch **arch,
                                     mw_err *err) {
     memset(hp, 0, sizeof *hp);
@@ -99,9 +136,13 @@ enum mw_status mw_hparams_from_gguf(const mw_gguf *g, mw_hparams *hp, const mw_a
         return s;
     if (a->swa_pattern) {
         hp->swa_pattern = a->swa_pattern;
-        hp->rope_base_local = a->rope_base_local;
-        if ((s = need_int(g, name, "attention.sliding_window", &hp->sliding_window, err))) return s;
+        if ((s = need_int(g, name, "attention.sliding_window", &hp->sliding_window, err)) ||
+            (s = opt_float(g, name, "rope.freq_base_swa", &hp->rope_base_local, a->rope_base_local,
+                           err)))
+            return s;
     }
+    if ((s = read_rope_scaling(g, name, hp, err))) return s;
+    if (strcmp(a->name, "gemma3") == 0 && (s = read_attn_scale(g, name, hp, err))) return s;
     const mw_gguf_kv *tokens = mw_gguf_find_kv(g, "tokenizer.ggml.tokens");
     const mw_tensor *embd = mw_gguf_find_tensor(g, "token_embd.weight");
     if (tokens && tokens->type == MW_GGUF_ARRAY)
@@ -148,7 +189,17 @@ enum mw_status mw_hparams_to_gguf(const mw_hparams *hp, mw_gguf_writer *w, mw_er
         (s = set_arch_u32(w, a, "rope.dimension_count", hp->head_dim, err)))
         return s;
     if (hp->sliding_window > 0 &&
-        (s = set_arch_u32(w, a, "attention.sliding_window", hp->sliding_window, err)))
+        ((s = set_arch_u32(w, a, "attention.sliding_window", hp->sliding_window, err)) ||
+         (s = set_arch_f32(w, a, "rope.freq_base_swa", hp->rope_base_local, err))))
+        return s;
+    if (hp->rope_scale > 0 && hp->rope_scale != 1) {
+        char key[128];
+        snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+        if ((s = mw_gguf_writer_set_str(w, key, "linear", err)) ||
+            (s = set_arch_f32(w, a, "rope.scaling.factor", hp->rope_scale, err)))
+            return s;
+    }
+    if (hp->attn_scale > 0 && (s = set_arch_f32(w, a, "attention.scale", hp->attn_scale, err)))
         return s;
     return MW_OK;
 }

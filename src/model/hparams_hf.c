@@ -78,6 +78,74 @@ static enum mw_status read_sizes(const json_t *c, mw_hparams *hp, mw_err *err) {
     return MW_OK;
 }
 
+/* The kind of one RoPE parameter set ({"rope_type" or "type": ..., "factor":
+ * ...}): none, or a linear factor; other kinds change the frequencies in
+ * ways we do not compute. */
+static enum mw_status rope_factor(const json_t *rs, const char *key, double *factor, mw_err *err) {
+    *factor = 1;
+    if (!rs || json_is_null(rs)) return MW_OK;
+    if (!json_is_object(rs))
+        return mw_fail(err, MW_ERR_FORMAT, "config.json \"%s\" must be an object or null", key);
+    const json_t *t = json_object_get(rs, "rope_type");
+    if (!t || json_is_null(t)) t = json_object_get(rs, "type");
+    const char *type = !t || json_is_null(t) ? "default" : json_string_value(t);
+    if (!type) return mw_fail(err, MW_ERR_FORMAT, "config.json \"%s\" type must be a string", key);
+    if (strcmp(type, "default") == 0) return MW_OK;
+    if (strcmp(type, "linear") != 0)
+        return mw_fail(err, MW_ERR_UNSUPPORTED,
+                       "config.json \"%s\": RoPE scaling '%.20s' is not supported (linear is)", key,
+                       type);
+    const json_t *f = json_object_get(rs, "factor");
+    if (!json_is_number(f) || !isfinite(json_number_value(f)) || json_number_value(f) <= 0)
+        return mw_fail(err, MW_ERR_FORMAT,
+                       "config.json \"%s\": linear scaling needs a positive \"factor\"", key);
+    *factor = json_number_value(f);
+    return MW_OK;
+}
+
+/* RoPE bases and scaling: transformers 4 writes "rope_theta",
+ * "rope_local_base_freq" and "rope_scaling" (Gemma 3: for the global
+ * blocks); transformers 5 one "rope_parameters" object, flat or per layer
+ * type ("full_attention", "sliding_attention"). */
+static enum mw_status read_rope(const json_t *c, const mw_arch *a, mw_hparams *hp, mw_err *err) {
+    enum mw_status s;
+    double local_factor = 1;
+    if ((s = get_float(c, "rope_theta", &hp->rope_base, err))) return s;
+    if (a->swa_pattern && (s = get_float(c, "rope_local_base_freq", &hp->rope_base_local, err)))
+        return s;
+    const json_t *rp = json_object_get(c, "rope_parameters");
+    if (!rp || json_is_null(rp)) {
+        s = rope_factor(json_object_get(c, "rope_scaling"), "rope_scaling", &hp->rope_scale, err);
+    } else if (!json_is_object(rp)) {
+        s = mw_fail(err, MW_ERR_FORMAT, "config.json \"rope_parameters\" must be an object");
+    } else if (json_object_get(rp, "full_attention") || json_object_get(rp, "sliding_attention")) {
+        const json_t *full = json_object_get(rp, "full_attention");
+        const json_t *slide = json_object_get(rp, "sliding_attention");
+        if (!(s = rope_factor(full, "rope_parameters", &hp->rope_scale, err)) &&
+            !(s = rope_factor(slide, "rope_parameters", &local_factor, err)) && full)
+            s = get_float(full, "rope_theta", &hp->rope_base, err);
+        if (!s && slide && a->swa_pattern)
+            s = get_float(slide, "rope_theta", &hp->rope_base_local, err);
+    } else if (!(s = rope_factor(rp, "rope_parameters", &hp->rope_scale, err))) {
+        s = get_float(rp, "rope_theta", &hp->rope_base, err);
+    }
+    if (!s && local_factor != 1)
+        s = mw_fail(err, MW_ERR_UNSUPPORTED,
+                    "config.json: RoPE scaling of the sliding-window layers is not supported");
+    if (hp->rope_scale == 1) hp->rope_scale = 0;
+    return s;
+}
+
+/* Gemma scales q.k by query_pre_attn_scalar^-1/2 (head_dim for most sizes,
+ * hidden / heads for the 27B model); 0 stands for 1/sqrt(head_dim). */
+static enum mw_status read_attn_scale(const json_t *c, mw_hparams *hp, mw_err *err) {
+    double v = 0;
+    enum mw_status s = get_float(c, "query_pre_attn_scalar", &v, err);
+    if (s) return s;
+    if (v > 0 && fabs(v / (double)hp->head_dim - 1) > 1e-9) hp->attn_scale = 1 / sqrt(v);
+    return MW_OK;
+}
+
 enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_arch **arch,
                                       mw_err *err) {
     memset(hp, 0, sizeof *hp);
@@ -97,9 +165,7 @@ enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_
     if (s) return s;
     hp->norm_eps = 1e-6;
     hp->rope_base = 10000.0;
-    if ((s = get_float(c, "rms_norm_eps", &hp->norm_eps, err)) ||
-        (s = get_float(c, "rope_theta", &hp->rope_base, err)))
-        return s;
+    if ((s = get_float(c, "rms_norm_eps", &hp->norm_eps, err))) return s;
     const json_t *tie = json_object_get(c, "tie_word_embeddings");
     /* transformers' default is tied; null is "not set", as for other keys */
     if (tie && !json_is_null(tie) && !json_is_boolean(tie))
@@ -111,10 +177,11 @@ enum mw_status mw_hparams_from_config(const json_t *c, mw_hparams *hp, const mw_
         hp->rope_base_local = a->rope_base_local;
         hp->sliding_window = 4096;
         if ((s = get_int(c, "sliding_window", &hp->sliding_window, false, err)) ||
-            (s = get_int(c, "sliding_window_pattern", &hp->swa_pattern, false, err)) ||
-            (s = get_float(c, "rope_local_base_freq", &hp->rope_base_local, err)))
+            (s = get_int(c, "sliding_window_pattern", &hp->swa_pattern, false, err)))
             return s;
     }
+    if ((s = read_rope(c, a, hp, err))) return s;
+    if (a->act == MW_ACT_GELU_TANH && (s = read_attn_scale(c, hp, err))) return s;
     *arch = a;
     return MW_OK;
 }
@@ -130,11 +197,19 @@ static const char *torch_dtype(enum mw_type t) {
     }
 }
 
+/* query_pre_attn_scalar for attn_scale: an integer where it is one (it is in
+ * every published config), also after a trip through a GGUF's f32. */
+static json_t *attn_scalar(const mw_hparams *hp) {
+    if (hp->attn_scale <= 0) return json_integer(hp->head_dim);
+    double v = 1 / (hp->attn_scale * hp->attn_scale), r = round(v);
+    return fabs(v - r) < 1e-5 * v ? json_integer((json_int_t)r) : json_real(v);
+}
+
 /* What transformers needs beyond the sizes, per family. */
 static void add_family_keys(json_t *c, const mw_hparams *hp, const mw_arch *a) {
     if (a->act == MW_ACT_GELU_TANH) {
         json_object_set_new(c, "hidden_activation", json_string("gelu_pytorch_tanh"));
-        json_object_set_new(c, "query_pre_attn_scalar", json_integer(hp->head_dim));
+        json_object_set_new(c, "query_pre_attn_scalar", attn_scalar(hp));
         json_object_set_new(c, "final_logit_softcapping", json_null());
         json_object_set_new(c, "attn_logit_softcapping", json_null());
     } else {
@@ -177,6 +252,11 @@ json_t *mw_hparams_to_config(const mw_hparams *hp, enum mw_type type, int64_t bo
     json_object_set_new(c, "rms_norm_eps", json_real(hp->norm_eps));
     json_object_set_new(c, "rope_theta", json_real(hp->rope_base));
     json_object_set_new(c, "tie_word_embeddings", json_boolean(hp->tied_output));
+    json_object_set_new(
+        c, "rope_scaling",
+        hp->rope_scale > 0 && hp->rope_scale != 1
+            ? json_pack("{s:s, s:f}", "rope_type", "linear", "factor", hp->rope_scale)
+            : json_null());
     if (bos_id >= 0) json_object_set_new(c, "bos_token_id", json_integer(bos_id));
     if (eos_id >= 0) json_object_set_new(c, "eos_token_id", json_integer(eos_id));
     add_family_keys(c, hp, a);

@@ -53,18 +53,19 @@ static bool same_hparams(const mw_hparams *a, const mw_hparams *b) {
            a->n_head == b->n_head && a->n_head_kv == b->n_head_kv && a->head_dim == b->head_dim &&
            a->n_ff == b->n_ff && a->norm_eps == b->norm_eps && a->rope_base == b->rope_base &&
            a->rope_base_local == b->rope_base_local && a->sliding_window == b->sliding_window &&
-           a->swa_pattern == b->swa_pattern && a->tied_output == b->tied_output;
+           a->swa_pattern == b->swa_pattern && a->tied_output == b->tied_output &&
+           a->attn_scale == b->attn_scale && a->rope_scale == b->rope_scale;
 }
 
 static void print_hp(const char *what, const mw_hparams *h) {
     fprintf(stderr,
             "  %s: %s vocab %lld ctx %lld embd %lld layers %lld heads %lld/%lld hd %lld ff %lld "
-            "eps %g rope %g/%g swa %lld/%lld tied %d\n",
+            "eps %g rope %g/%g swa %lld/%lld tied %d attn scale %g rope scale %g\n",
             what, h->arch, (long long)h->n_vocab, (long long)h->n_ctx_train, (long long)h->n_embd,
             (long long)h->n_layer, (long long)h->n_head, (long long)h->n_head_kv,
             (long long)h->head_dim, (long long)h->n_ff, h->norm_eps, h->rope_base,
             h->rope_base_local, (long long)h->sliding_window, (long long)h->swa_pattern,
-            h->tied_output);
+            h->tied_output, h->attn_scale, h->rope_scale);
 }
 
 static void expect_hp(int line, const char *text, const mw_hparams *want) {
@@ -83,19 +84,21 @@ static void expect_hp(int line, const char *text, const mw_hparams *want) {
 }
 
 static void test_good(void) {
-    mw_hparams llama = {"llama", 49152, 8192, 576, 30, 9, 3, 64, 1536, 1e-5, 1e5, 0, 0, 0, true};
-    mw_hparams qwen2 = {"qwen2", 151936, 32768, 896, 24, 14, 2, 64, 4864, 1e-6, 1e6, 0, 0, 0, true};
-    mw_hparams qwen3 = {"qwen3", 151936, 40960, 1024, 28, 16, 8,    128,
-                        3072,    1e-6,   1e6,   0,    0,  0,  false};
-    mw_hparams gemma3 = {"gemma3", 262144, 32768, 640, 18,  4, 1,   256,
-                         2048,     1e-6,   1e6,   1e4, 512, 6, true};
+    mw_hparams llama = {"llama", 49152, 8192, 576, 30, 9,    3, 64, 1536,
+                        1e-5,    1e5,   0,    0,   0,  true, 0, 0};
+    mw_hparams qwen2 = {"qwen2", 151936, 32768, 896, 24, 14,   2, 64, 4864,
+                        1e-6,    1e6,    0,     0,   0,  true, 0, 0};
+    mw_hparams qwen3 = {"qwen3", 151936, 40960, 1024, 28, 16,    8, 128, 3072,
+                        1e-6,    1e6,    0,     0,    0,  false, 0, 0};
+    mw_hparams gemma3 = {"gemma3", 262144, 32768, 640, 18, 4,    1, 256, 2048,
+                         1e-6,     1e6,    1e4,   512, 6,  true, 0, 0};
     expect_hp(__LINE__, LLAMA, &llama);
     expect_hp(__LINE__, QWEN2, &qwen2);
     expect_hp(__LINE__, QWEN3, &qwen3);
     expect_hp(__LINE__, GEMMA3, &gemma3);
     /* defaults: context 2048, eps 1e-6, rope 10000, tied, kv heads = heads,
      * and for gemma3 a 4096 window, every 6th block global, local base 1e4 */
-    mw_hparams dflt = {"llama", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 0, 0, 0, true};
+    mw_hparams dflt = {"llama", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 0, 0, 0, true, 0, 0};
     expect_hp(__LINE__,
               "{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, "
               "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}",
@@ -106,7 +109,8 @@ static void test_good(void) {
               "\"num_key_value_heads\": null, \"head_dim\": null, \"rope_theta\": null, "
               "\"max_position_embeddings\": null, \"tie_word_embeddings\": null}",
               &dflt);
-    mw_hparams g_dflt = {"gemma3", 10, 2048, 8, 1, 2, 2, 4, 16, 1e-6, 1e4, 1e4, 4096, 6, true};
+    mw_hparams g_dflt = {"gemma3", 10,  2048, 8,    1, 2,    2, 4, 16,
+                         1e-6,     1e4, 1e4,  4096, 6, true, 0, 0};
     expect_hp(__LINE__,
               "{\"model_type\": \"gemma3_text\", \"vocab_size\": 10, \"hidden_size\": 8, "
               "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}",
@@ -230,6 +234,78 @@ static void test_bad(void) {
     CHECK_ERR(mw_hparams_from_config(NULL, &hp, &arch, &err), MW_ERR_FORMAT, err, "not an object");
 }
 
+/* A small gemma3_text config with extra keys (JSON members, no braces). */
+static void gemma_with(int line, const char *extra, enum mw_status want, const char *part,
+                       mw_hparams *hp) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"model_type\": \"gemma3_text\", \"vocab_size\": 10, \"hidden_size\": 64, "
+             "\"intermediate_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, "
+             "\"head_dim\": 32%s%s}",
+             extra[0] ? ", " : "", extra);
+    const mw_arch *arch = NULL;
+    mw_err err = {{0}};
+    enum mw_status s = from_text(text, hp, &arch, &err);
+    check_err(__FILE__, line, s, want, &err, part);
+}
+
+/* Gemma 3's attention scale and the linear RoPE scaling of global blocks,
+ * as transformers 4 and 5 write them. */
+static void test_rope_and_attn_scale(void) {
+    mw_hparams hp;
+    /* gemma-3-4b: query_pre_attn_scalar = head_dim (the default), rope_scaling
+     * linear 8 for the global blocks */
+    gemma_with(__LINE__,
+               "\"query_pre_attn_scalar\": 32, \"rope_theta\": 1000000, "
+               "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 8.0}",
+               MW_OK, NULL, &hp);
+    CHECK(hp.attn_scale == 0 && hp.rope_scale == 8 && hp.rope_base == 1e6);
+    /* gemma-3-27b: hidden / heads, not head_dim; "type" as older configs spell it */
+    gemma_with(__LINE__,
+               "\"query_pre_attn_scalar\": 168, \"rope_scaling\": {\"type\": \"linear\", "
+               "\"factor\": 8}",
+               MW_OK, NULL, &hp);
+    CHECK(hp.attn_scale == 1 / sqrt(168.0) && hp.rope_scale == 8);
+    /* transformers 5: rope_parameters per layer type */
+    gemma_with(__LINE__,
+               "\"rope_parameters\": {\"full_attention\": {\"rope_type\": \"linear\", "
+               "\"factor\": 8.0, \"rope_theta\": 1000000.0}, \"sliding_attention\": "
+               "{\"rope_type\": \"default\", \"rope_theta\": 5000.0}}",
+               MW_OK, NULL, &hp);
+    CHECK(hp.rope_scale == 8 && hp.rope_base == 1e6 && hp.rope_base_local == 5000);
+    /* flat rope_parameters; default and null scaling are none */
+    gemma_with(__LINE__, "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 2e5}",
+               MW_OK, NULL, &hp);
+    CHECK(hp.rope_scale == 0 && hp.rope_base == 2e5);
+    gemma_with(__LINE__, "\"rope_scaling\": null, \"query_pre_attn_scalar\": null", MW_OK, NULL,
+               &hp);
+    CHECK(hp.rope_scale == 0 && hp.attn_scale == 0);
+    gemma_with(__LINE__, "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 1}", MW_OK,
+               NULL, &hp);
+    CHECK(hp.rope_scale == 0);
+    /* what we do not compute is refused rather than ignored */
+    gemma_with(__LINE__, "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}",
+               MW_ERR_UNSUPPORTED, "'yarn' is not supported", &hp);
+    gemma_with(__LINE__,
+               "\"rope_parameters\": {\"sliding_attention\": {\"rope_type\": \"linear\", "
+               "\"factor\": 2}}",
+               MW_ERR_UNSUPPORTED, "sliding-window layers", &hp);
+    gemma_with(__LINE__, "\"rope_scaling\": {\"rope_type\": \"linear\"}", MW_ERR_FORMAT,
+               "positive \"factor\"", &hp);
+    gemma_with(__LINE__, "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": -8}",
+               MW_ERR_FORMAT, "positive \"factor\"", &hp);
+    gemma_with(__LINE__, "\"rope_scaling\": \"linear\"", MW_ERR_FORMAT,
+               "\"rope_scaling\" must be an object", &hp);
+    gemma_with(__LINE__, "\"rope_scaling\": {\"rope_type\": 1}", MW_ERR_FORMAT,
+               "type must be a string", &hp);
+    gemma_with(__LINE__, "\"rope_parameters\": []", MW_ERR_FORMAT,
+               "\"rope_parameters\" must be an object", &hp);
+    gemma_with(__LINE__, "\"query_pre_attn_scalar\": -1", MW_ERR_FORMAT,
+               "\"query_pre_attn_scalar\"", &hp);
+    printf("rope scaling and attention scale: transformers 4 and 5 forms read, 8 bad ones "
+           "refused\n");
+}
+
 static void test_files(void) {
     json_t *j = NULL;
     mw_err err = {{0}};
@@ -274,6 +350,8 @@ static void test_round_trip(void) {
         hp.norm_eps = 1.0 / 3.0;
         hp.rope_base = 12345.678;
         hp.tied_output = i % 2 == 0;
+        if (i == 0) hp.rope_scale = 4;
+        if (i == 3) hp.attn_scale = 1 / sqrt(168.0), hp.rope_scale = 8;
         json_t *c = mw_hparams_to_config(&hp, TYPES[i], i == 0 ? 1 : -1, i == 0 ? 2 : -1);
         CHECK(c != NULL);
         if (!c) continue;
@@ -303,7 +381,7 @@ static void test_round_trip(void) {
         CHECK(ok);
         n += ok;
     }
-    mw_hparams bad = {"mamba", 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, false};
+    mw_hparams bad = {"mamba", 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, false, 0, 0};
     CHECK(mw_hparams_to_config(&bad, MW_TYPE_F32, -1, -1) == NULL);
     printf("round trip: %d/4 families give the same hyperparameters back\n", n);
 }
@@ -312,6 +390,7 @@ int main(void) {
     make_root();
     test_good();
     test_bad();
+    test_rope_and_attn_scale();
     test_files();
     test_round_trip();
     rm_rf(g_root);

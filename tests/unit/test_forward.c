@@ -15,12 +15,13 @@
 #include "model/head.h"
 
 #include <math.h>
+#include <omp.h>
 
-#define E     16 /* hidden */
-#define HD    8  /* head dim */
-#define NH    2  /* query heads */
-#define FF    32 /* FFN */
-#define VOCAB 40
+#define E     16   /* hidden */
+#define HD    8    /* head dim */
+#define NH    2    /* query heads */
+#define FF    32   /* FFN */
+#define VOCAB 4100 /* two chunks of the output head and a bit */
 
 /* ---- row operations ---- */
 
@@ -69,6 +70,74 @@ static void test_ops(void) {
     float r[2][4] = {{1, 2, 3, 4}, {0, 0, 0, 2}}, w[4] = {1, 1, 1, 0.5f};
     mw_rmsnorm_rows(&r[0][0], &r[0][0], w, 2, 4, 0.0f, 4);
     CHECK(fabsf(r[0][0] - 1 / sqrtf(7.5f)) < 1e-6f && fabsf(r[1][3] - 1.0f) < 1e-6f);
+}
+
+/* Distance in units in the last place between two finite floats. */
+static double ulps(float a, double exact) {
+    return fabs((double)a - exact) / (nextafterf((float)exact, INFINITY) - (float)exact);
+}
+
+/* The vectorized exp and what is built on it. */
+static void test_exp(void) {
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x = nextafterf(x + 0.000731f * fabsf(x), INFINITY))
+        worst = fmax(worst, ulps(mw_expf(x), exp((double)x)));
+    printf("mw_expf on [-87, 88]: max error %.2f ulp\n", worst);
+    CHECK(worst <= 2.0);
+    CHECK(mw_expf(0) == 1.0f && mw_expf(-INFINITY) == 0 && mw_expf(-100) == 0);
+    CHECK(mw_expf(1000) == mw_expf(88) && isfinite(mw_expf(INFINITY)) && isnan(mw_expf(NAN)));
+
+    /* sums and stored terms of every length past a vector, the tails too;
+     * each term the same bits wherever it falls */
+    float x[37], y[37];
+    for (int i = 0; i < 37; i++)
+        x[i] = -0.37f * (float)((i * 7) % 19);
+    for (int n = 1; n <= 37; n++) {
+        double want = 0, got = mw_exp_sum(x, y, n, 0.5f);
+        for (int i = 0; i < n; i++) {
+            want += exp((double)x[i] - 0.5);
+            CHECK(y[i] == mw_expf(x[i] - 0.5f));
+        }
+        CHECK(fabs(got - want) < 1e-6 * want && got == mw_exp_sum(x, NULL, n, 0.5f));
+        float mx = x[0];
+        for (int i = 1; i < n; i++)
+            mx = fmaxf(mx, x[i]);
+        CHECK(mw_max(x, n) == mx);
+    }
+    float g[37], u[37], o[37];
+    for (int i = 0; i < 37; i++) {
+        g[i] = 0.4f * (float)(i - 18);
+        u[i] = 1.0f - 0.05f * (float)i;
+    }
+    for (int silu = 0; silu < 2; silu++) {
+        (silu ? mw_swiglu_row : mw_geglu_tanh_row)(o, g, u, 37);
+        double err = 0;
+        for (int i = 0; i < 37; i++) {
+            /* 0.5 a (1 + tanh v) as a / (1 + exp(-2v)): 1 + tanh v cancels in
+             * double too when v < -18 */
+            double a = g[i], v = 0.7978845608028654 * (a + 0.044715 * a * a * a);
+            double want = silu ? a / (1 + exp(-a)) : a / (1 + exp(-2 * v));
+            err = fmax(err, fabs(o[i] - want * u[i]) / (fabs(want * u[i]) + 1e-30));
+        }
+        /* f32 rounding of the exponent is amplified by up to its size (|2v| < 40
+         * here): a few 1e-6 */
+        printf("%s: max relative error %.1e\n", silu ? "swiglu" : "geglu (tanh)", err);
+        CHECK(err < 1e-5);
+    }
+
+    /* RoPE tables give the plain definition's bits, both layouts, scaled */
+    mw_rope_table t;
+    CHECK(mw_rope_table_init(&t, 40, HD, 1e6, 8.0));
+    for (int neox = 0; neox < 2; neox++) {
+        float a[2 * HD * 40], b[2 * HD * 40];
+        for (int i = 0; i < 2 * HD * 40; i++)
+            a[i] = b[i] = sinf(0.37f * (float)i);
+        mw_rope_rows(a, 40, 2 * HD, 2, HD, 0, 1e6, 8.0, neox);
+        for (int p = 0; p < 40; p++)
+            mw_rope_row(b + p * 2 * HD, 2, &t, p, neox);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+    }
+    mw_rope_table_free(&t);
 }
 
 /* ---- small models ---- */
@@ -161,13 +230,15 @@ static void write_model(const char *path, bool gemma, int n_layer, int window) {
     CHECK_OK(mw_gguf_writer_finish(w, &err), err);
 }
 
-/* Final hidden states of n_seq windows of T tokens: x is [n_seq][T][E]. */
-static void run(const mw_model *m, const int32_t *tok, int64_t n_seq, int64_t T, float *x) {
+/* Final hidden states of n_seq windows of T tokens: x is [n_seq][T][E],
+ * with scratch made for `room` windows (>= n_seq). */
+static void run_in(const mw_model *m, const int32_t *tok, int64_t n_seq, int64_t T, float *x,
+                   int64_t room) {
     mw_err err = {{0}};
     const mw_hparams *hp = mw_model_hparams(m);
     CHECK_OK(mw_embed(m, tok, n_seq * T, x, &err), err);
     mw_block_scratch s;
-    CHECK_OK(mw_block_scratch_init(&s, hp, n_seq, T, &err), err);
+    CHECK_OK(mw_block_scratch_init(&s, hp, room, T, &err), err);
     for (int64_t b = 0; b < hp->n_layer; b++) {
         mw_block blk;
         CHECK_OK(mw_block_load(m, b, &blk, &err), err);
@@ -175,6 +246,10 @@ static void run(const mw_model *m, const int32_t *tok, int64_t n_seq, int64_t T,
         mw_block_free(&blk);
     }
     mw_block_scratch_free(&s);
+}
+
+static void run(const mw_model *m, const int32_t *tok, int64_t n_seq, int64_t T, float *x) {
+    run_in(m, tok, n_seq, T, x, n_seq);
 }
 
 static bool same_row(const float *a, const float *b) {
@@ -282,11 +357,98 @@ static void test_batch_and_head(void) {
     mw_model_close(m);
 }
 
+/* Whether each of T positions moves when the token at `pos` changes. */
+static void moved_long(const mw_model *m, int64_t T, int64_t pos, bool *out) {
+    int32_t *t1 = malloc((size_t)T * sizeof *t1), *t2 = malloc((size_t)T * sizeof *t2);
+    float *x1 = malloc((size_t)(T * E) * sizeof(float)),
+          *x2 = malloc((size_t)(T * E) * sizeof(float));
+    for (int64_t i = 0; i < T; i++)
+        t1[i] = t2[i] = (int32_t)((7 * i + 3) % VOCAB);
+    t2[pos] = (t1[pos] + 11) % VOCAB;
+    run(m, t1, 1, T, x1);
+    run(m, t2, 1, T, x2);
+    for (int64_t i = 0; i < T; i++)
+        out[i] = !same_row(x1 + i * E, x2 + i * E);
+    free(t1);
+    free(t2);
+    free(x1);
+    free(x2);
+}
+
+/* Windows longer than an attention unit (64 query rows): the units' key
+ * ranges at the sliding window's edge and the causal diagonal. */
+static void test_long_masks(void) {
+    enum { T = 150, W = 70 };
+    mw_err err = {{0}};
+    mw_model *m = NULL;
+    bool mv[T];
+    write_model(at("long-local.gguf"), true, 1, W);
+    CHECK_OK(mw_model_open(at("long-local.gguf"), &m, &err), err);
+    if (!m) return;
+    int64_t pos[] = {10, 63, 64, 100};
+    int bad = 0;
+    for (int k = 0; k < 4; k++) {
+        moved_long(m, T, pos[k], mv);
+        for (int64_t i = 0; i < T; i++)
+            bad += mv[i] != (i >= pos[k] && i < pos[k] + W);
+    }
+    mw_model_close(m);
+    write_model(at("long-llama.gguf"), false, 2, 0);
+    CHECK_OK(mw_model_open(at("long-llama.gguf"), &m, &err), err);
+    if (!m) return;
+    for (int k = 0; k < 4; k++) {
+        moved_long(m, T, pos[k], mv);
+        for (int64_t i = 0; i < T; i++)
+            bad += mv[i] != (i >= pos[k]);
+    }
+    mw_model_close(m);
+    printf("windows of %d tokens, window %d: %d positions wrongly (un)affected\n", T, W, bad);
+    CHECK(bad == 0);
+}
+
+/* The same bits with 1, 2 and 3 threads (blocks and head), and with scratch
+ * made for more windows than a call runs (a last, smaller group). */
+static void test_threads(void) {
+    enum { T = 150, N = 2 };
+    mw_err err = {{0}};
+    mw_model *m = NULL;
+    write_model(at("threads.gguf"), true, 6, 40);
+    CHECK_OK(mw_model_open(at("threads.gguf"), &m, &err), err);
+    if (!m) return;
+    int32_t tok[N * T];
+    for (int i = 0; i < N * T; i++)
+        tok[i] = (int32_t)((i * i + 5 * i + 1) % VOCAB);
+    size_t bytes = (size_t)(N * T * E) * sizeof(float);
+    float *x[4];
+    double nll[4][T - 1];
+    int max_threads = omp_get_max_threads();
+    for (int k = 0; k < 4; k++) {
+        x[k] = malloc(bytes);
+        omp_set_num_threads(k < 3 ? k + 1 : 2);
+        run_in(m, tok, N, T, x[k], k < 3 ? N : N + 3);
+        float h[(T - 1) * E];
+        memcpy(h, x[k], sizeof h);
+        CHECK_OK(mw_head_nll(m, h, T - 1, tok + 1, nll[k], &err), err);
+    }
+    omp_set_num_threads(max_threads);
+    int same = 0;
+    for (int k = 1; k < 4; k++)
+        same += memcmp(x[k], x[0], bytes) == 0 && memcmp(nll[k], nll[0], sizeof nll[0]) == 0;
+    printf("1, 2, 3 threads and a larger scratch: %d/3 runs give the bits of the first\n", same);
+    CHECK(same == 3);
+    for (int k = 0; k < 4; k++)
+        free(x[k]);
+    mw_model_close(m);
+}
+
 int main(void) {
     make_root();
     test_ops();
+    test_exp();
     test_masks();
     test_batch_and_head();
+    test_long_masks();
+    test_threads();
     rm_rf(g_root);
     if (g_failures)
         fprintf(stderr, "%d check(s) failed\n", g_failures);
