@@ -124,12 +124,17 @@ static bool interrupted(void *user) {
     return g_signal != 0;
 }
 
+/* The test hook: after N saved blocks, the signal of MWANDA_TEST_KILL_SIGNAL
+ * (INT, TERM; default KILL) to itself. */
+static long long g_kill_after;
+static int g_kill_signal = SIGKILL;
+
 static void test_kill(void *user, int pass, int64_t block) {
+    (void)user;
     (void)pass;
     (void)block;
     static long long saved;
-    long long *after = user;
-    if (*after > 0 && ++saved >= *after) raise(SIGKILL);
+    if (g_kill_after > 0 && ++saved == g_kill_after) raise(g_kill_signal);
 }
 
 static void install_handlers(void) {
@@ -159,9 +164,11 @@ static void parent_dir(const char *path, char *buf, size_t size) {
 }
 
 int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
-    static long long kill_after;
     const char *k = getenv("MWANDA_TEST_KILL_AFTER_BLOCK");
-    kill_after = k && *k ? strtoll(k, NULL, 10) : 0;
+    const char *sig = getenv("MWANDA_TEST_KILL_SIGNAL");
+    g_kill_after = k && *k ? strtoll(k, NULL, 10) : 0;
+    if (sig && strcmp(sig, "INT") == 0) g_kill_signal = SIGINT;
+    if (sig && strcmp(sig, "TERM") == 0) g_kill_signal = SIGTERM;
     size_t n = strlen(out);
     while (n > 1 && out[n - 1] == '/')
         n--;
@@ -183,8 +190,7 @@ int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
     ctl->spill_dir = r->spill_dir;
     ctl->state_dir = r->resume ? r->state_dir : NULL;
     ctl->cancel = interrupted;
-    ctl->saved = kill_after > 0 ? test_kill : NULL;
-    ctl->cuser = &kill_after;
+    ctl->saved = g_kill_after > 0 ? test_kill : NULL;
     return CLI_OK;
 }
 

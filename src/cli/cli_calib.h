@@ -44,8 +44,9 @@ typedef struct cli_run {
  * existing state without --resume. Installs the SIGINT/SIGTERM handlers
  * (the first signal asks the run to stop at its next safe point; a second
  * one kills as usual) and sets ctl's cancel and saved callbacks, the latter
- * for the test hook MWANDA_TEST_KILL_AFTER_BLOCK=N: SIGKILL on itself once N
- * blocks' state is saved (counting every pass), which tests use to kill a
+ * for a test hook: with MWANDA_TEST_KILL_AFTER_BLOCK=N a resumable run sends
+ * itself SIGKILL (or SIGINT, SIGTERM with MWANDA_TEST_KILL_SIGNAL=INT, TERM)
+ * once N blocks' state is saved, counting every pass, so that tests stop a
  * run at a known point. */
 int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl);
 /* After a failed run: when a signal stopped it, prints the one line
