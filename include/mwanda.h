@@ -38,6 +38,7 @@ enum mw_status {
     MW_ERR_NOT_FOUND,     /* a key, tensor or file that is needed is missing */
     MW_ERR_SHAPE,         /* a tensor's shape does not fit its use */
     MW_ERR_NOT_AVAILABLE, /* a feature that this version does not provide yet */
+    MW_ERR_INTERRUPTED,   /* stopped on request (a signal) at a safe point */
 };
 
 const char *mw_strerror(enum mw_status status);

@@ -164,6 +164,43 @@ enum mw_status mw_calib_run(const mw_model *m, const mw_calib_set *set, mw_block
                             void *user, mw_stats *st, mw_progress_fn progress, void *puser,
                             mw_err *err);
 
+/* How a long run is driven; every field is optional (zero: off). */
+typedef struct mw_run_ctl {
+    mw_progress_fn progress;
+    void *puser;
+    /* true: stop at the next safe point (between groups of windows or
+     * blocks); the run then fails with MW_ERR_INTERRUPTED */
+    bool (*cancel)(void *user);
+    /* told after the state of a block was saved (resumable runs) */
+    void (*saved)(void *user, int pass, int64_t block);
+    void *cuser;
+    /* bytes for activations (0: no limit, all in RAM): the windows that do
+     * not fit go to a file; one group's buffer counts in the budget, the
+     * block's weights in f32 and the forward pass's scratch do not */
+    uint64_t mem;
+    const char *spill_dir; /* folder of that file (NULL: the current one) */
+    const char *state_dir; /* resumable runs: the state folder (NULL: none) */
+} mw_run_ctl;
+
+struct mw_state;
+/* mw_calib_run with a memory budget, interruption and, when state is not
+ * NULL, resumable: this run is pass `pass` of the state (numbered by the
+ * caller). A state past this pass restores all its statistics and runs
+ * nothing; one in this pass restores the completed blocks and continues
+ * from the next. After each block the outputs are synced, the block's
+ * statistics saved and the state committed. The activations then live in
+ * the state's file, two slots; ctl->mem only bounds the group buffer. */
+enum mw_status mw_calib_run_ctl(const mw_model *m, const mw_calib_set *set, mw_block_hook hook,
+                                void *user, mw_stats *st, const mw_run_ctl *ctl,
+                                struct mw_state *state, int pass, mw_err *err);
+
+/* Drops the mapped file pages of block `block`'s tensors (block < 0: of the
+ * tensors outside the blocks) from the resident set once they were read:
+ * they are re-read from the file if needed again, and streaming through a
+ * model that is mapped, not read, then never keeps more than a block of it
+ * resident. */
+void mw_calib_release_block(const mw_model *m, int64_t block);
+
 /* Adds rows [0, n_rows) of x ([n_rows][n_in], f32) to language lang's sums
  * of one input: in double, in row order, columns split over threads. */
 void mw_input_stats_add(mw_input_stats *s, int lang, const float *x, int64_t n_rows);

@@ -1,10 +1,12 @@
 /* Command-line pieces shared by calibrate, prune and convert. */
 #include "cli/cli_calib.h"
 
+#include "calib/mpi.h"
 #include "calib/textdir.h"
 #include "cli/cli.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,4 +110,100 @@ int cli_calib_set(const mw_textdir *td, const mw_sample_opts *so, const mw_token
         if (s) return cli_error("%s", err.msg);
     }
     return CLI_OK;
+}
+
+/* ---- --mem, --resume, signals ------------------------------------------- */
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) {
+    g_signal = sig;
+}
+
+static bool interrupted(void *user) {
+    (void)user;
+    return g_signal != 0;
+}
+
+/* The test hook: after N saved blocks, the signal of MWANDA_TEST_KILL_SIGNAL
+ * (INT, TERM; default KILL) to itself. */
+static long long g_kill_after;
+static int g_kill_signal = SIGKILL;
+
+static void test_kill(void *user, int pass, int64_t block) {
+    (void)user;
+    (void)pass;
+    (void)block;
+    static long long saved;
+    if (g_kill_after > 0 && ++saved == g_kill_after) raise(g_kill_signal);
+}
+
+static void install_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* one polite request; a second signal gets the default action */
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The folder holding path (a folder output's parent). */
+static void parent_dir(const char *path, char *buf, size_t size) {
+    snprintf(buf, size, "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        snprintf(buf, size, ".");
+    else if (slash == buf)
+        buf[1] = 0;
+    else
+        *slash = 0;
+}
+
+int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
+    const char *k = getenv("MWANDA_TEST_KILL_AFTER_BLOCK");
+    const char *sig = getenv("MWANDA_TEST_KILL_SIGNAL");
+    g_kill_after = k && *k ? strtoll(k, NULL, 10) : 0;
+    if (sig && strcmp(sig, "INT") == 0) g_kill_signal = SIGINT;
+    if (sig && strcmp(sig, "TERM") == 0) g_kill_signal = SIGTERM;
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        n--;
+    if ((size_t)snprintf(r->state_dir, sizeof r->state_dir, "%.*s.mwanda-state", (int)n, out) >=
+        sizeof r->state_dir)
+        return cli_error("output path too long: %s", out);
+    const char *tmp = getenv("TMPDIR");
+    if (tmp && *tmp)
+        snprintf(r->spill_dir, sizeof r->spill_dir, "%s", tmp);
+    else
+        parent_dir(out, r->spill_dir, sizeof r->spill_dir);
+    struct stat sb;
+    if (!r->resume && stat(r->state_dir, &sb) == 0)
+        return cli_error("%s holds the state of an interrupted run: add --resume to continue it, "
+                         "or remove the folder",
+                         r->state_dir);
+    if (r->resume && mw_mpi_size() > 1)
+        return cli_error("--resume does not work under mpirun yet: run it in one process");
+    install_handlers();
+    ctl->mem = r->mem;
+    ctl->spill_dir = r->spill_dir;
+    ctl->state_dir = r->resume ? r->state_dir : NULL;
+    ctl->cancel = interrupted;
+    ctl->saved = g_kill_after > 0 ? test_kill : NULL;
+    return CLI_OK;
+}
+
+int cli_run_failed(const cli_run *r, const char *msg) {
+    if (!g_signal) return cli_error("%s", msg);
+    struct stat sb;
+    if (r->resume && stat(r->state_dir, &sb) == 0)
+        fprintf(stderr, "mwanda: interrupted; %s is kept: the same command continues it\n",
+                r->state_dir);
+    else
+        fprintf(stderr, "mwanda: interrupted\n");
+    return 128 + g_signal;
 }

@@ -6,6 +6,7 @@
 
 #include "calib/calib.h"
 #include "calib/mpi.h"
+#include "calib/resume.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 static const char USAGE[] =
     "usage: mwanda calibrate MODEL [--text DIR] [--langs de,fr,...] [--samples N|all]\n"
     "                        [--ctx T] [--seed S] [--threads N] [--llamacpp-windows]\n"
-    "                        -o STATS.gguf\n"
+    "                        [--mem SIZE] [--resume] -o STATS.gguf\n"
     "       mwanda calibrate --merge A.gguf B.gguf [...] -o STATS.gguf\n"
     "\n"
     "Per-language statistics of every linear layer's input (sum of x^2, sum of x,\n"
@@ -42,6 +43,14 @@ static const char USAGE[] =
     "                        text tokenized with BOS, the first N chunks of T with\n"
     "                        their first token replaced by BOS\n"
     "  --threads N           threads (default: all cores)\n"
+    "  --mem SIZE            memory for the activations (4G = 4e9 bytes; default:\n"
+    "                        no limit); the windows beyond it go to a temporary\n"
+    "                        file in $TMPDIR, else beside the output. One block of\n"
+    "                        weights in f32 and its scratch come on top\n"
+    "  --resume              keep the run's state in STATS.gguf.mwanda-state/ after\n"
+    "                        every block and, when it is there, continue from it\n"
+    "                        (same bytes as an uninterrupted run); without\n"
+    "                        --resume an existing state is refused\n"
     "  --merge               sum the statistics files given instead of a model\n"
     "                        (languages unioned; same model and window length)\n"
     "  -o, --output FILE     the statistics file to write\n"
@@ -49,7 +58,10 @@ static const char USAGE[] =
     "\n"
     "examples:\n"
     "  mwanda calibrate gemma3-270m --langs de,fr,sw --samples 32 -o stats.gguf\n"
-    "  mwanda calibrate --merge part1.gguf part2.gguf -o all.gguf\n";
+    "  mwanda calibrate --merge part1.gguf part2.gguf -o all.gguf\n"
+    "\n"
+    "Ctrl-C stops at the next block or group of windows, writes nothing (keeping\n"
+    "the state with --resume) and exits with 130.\n";
 
 struct opts {
     const char *text_dir, *langs, *out;
@@ -57,6 +69,7 @@ struct opts {
     long long samples;
     unsigned long long seed;
     bool llamacpp, merge;
+    cli_run run;
 };
 
 static int parse_option(int c, struct opts *o, char **argv) {
@@ -77,6 +90,13 @@ static int parse_option(int c, struct opts *o, char **argv) {
         break;
     case 'm':
         o->merge = true;
+        break;
+    case 'R':
+        o->run.resume = true;
+        break;
+    case 'M':
+        if (!cli_parse_size(optarg, &o->run.mem) || o->run.mem == 0)
+            rc = cli_usage_error("calibrate", "--mem '%s' is not a size", optarg);
         break;
     case 'n':
         if (strcmp(optarg, "all") == 0)
@@ -118,6 +138,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"threads", required_argument, NULL, 't'},
                                          {"llamacpp-windows", no_argument, NULL, 'l'},
                                          {"merge", no_argument, NULL, 'm'},
+                                         {"mem", required_argument, NULL, 'M'},
+                                         {"resume", no_argument, NULL, 'R'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -135,7 +157,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     }
     if (!o->out) return cli_usage_error("calibrate", "give the output file with -o FILE");
     if (o->merge) {
-        if (o->text_dir || o->langs || o->llamacpp)
+        if (o->text_dir || o->langs || o->llamacpp || o->run.mem || o->run.resume)
             return cli_usage_error("calibrate", "--merge takes statistics files, not text options");
         if (optind >= argc) return cli_usage_error("calibrate", "--merge needs statistics files");
         return CLI_OK;
@@ -177,25 +199,49 @@ static int merge_files(const struct opts *o, int n, char **paths) {
     return rc;
 }
 
-static int calibrate(const struct opts *o, const char *model, const mw_textdir *td) {
+/* The state of a resumable calibration: same windows of the same model. */
+static int open_state(const struct opts *o, const mw_model *m, const mw_calib_set *set,
+                      mw_state **state) {
+    mw_err err = {{0}};
+    uint64_t h = mw_hash_calib_set(mw_hash_model(MW_HASH_INIT, m), set);
+    char buf[64];
+    json_t *opts = json_object();
+    snprintf(buf, sizeof buf, "%lld", o->samples);
+    json_object_set_new(opts, "samples", json_string(buf));
+    snprintf(buf, sizeof buf, "%llu", o->seed);
+    json_object_set_new(opts, "seed", json_string(buf));
+    json_object_set_new(opts, "llamacpp-windows", json_string(o->llamacpp ? "on" : "off"));
+    json_object_set_new(opts, "output", json_string(o->out));
+    int rc = CLI_OK;
+    if (mw_state_open(o->run.state_dir, "calibrate", opts, h, state, &err))
+        rc = cli_error("%s", err.msg);
+    json_decref(opts);
+    return rc;
+}
+
+static int calibrate(struct opts *o, const char *model, const mw_textdir *td) {
     mw_err err = {{0}};
     mw_tokenizer *tok = NULL;
     mw_calib_set set = {0};
     mw_stats st = {0};
-    int rc = CLI_OK;
+    mw_state *state = NULL;
+    cli_progress p;
+    mw_run_ctl ctl = {.progress = cli_progress_update, .puser = &p};
+    int rc = cli_run_init(&o->run, o->out, &ctl);
+    if (rc) return rc;
     mw_model *m = cli_open_model(model);
     if (!m) return CLI_FAIL;
     if (mw_model_tokenizer(m, &tok, &err)) rc = cli_error("%s", err.msg);
     mw_sample_opts so = {
         .ctx = o->ctx, .samples = o->samples, .seed = o->seed, .llamacpp = o->llamacpp};
     if (!rc) rc = cli_calib_set(td, &so, tok, &set);
-    cli_progress p;
+    if (!rc && o->run.resume) rc = open_state(o, m, &set, &state);
     cli_progress_init(&p, "calibrate");
     /* under mpirun every rank runs its share of the windows; rank 0 writes */
     bool writer = mw_mpi_writer();
-    if (!rc &&
-        mw_calib_run(m, &set, NULL, NULL, &st, writer ? cli_progress_update : NULL, &p, &err))
-        rc = cli_error("%s", err.msg);
+    if (!writer) ctl.progress = NULL;
+    if (!rc && mw_calib_run_ctl(m, &set, NULL, NULL, &st, &ctl, state, 0, &err))
+        rc = cli_run_failed(&o->run, err.msg);
     if (!rc) {
         cli_progress_done(&p);
         st.samples = o->samples;
@@ -209,6 +255,8 @@ static int calibrate(const struct opts *o, const char *model, const mw_textdir *
     }
     if (!rc && writer && mw_stats_write(&st, o->out, &err)) rc = cli_error("%s", err.msg);
     if (!rc && writer) print_summary(&st);
+    if (!rc) mw_state_remove(state);
+    mw_state_close(state);
     mw_stats_free(&st);
     mw_calib_set_free(&set);
     mw_tokenizer_free(tok);

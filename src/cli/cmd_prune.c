@@ -18,7 +18,7 @@ static const char USAGE[] =
     "                    [--text DIR] [--langs de,fr,...] [--samples N|all] [--ctx T]\n"
     "                    [--seed S] [--llamacpp-windows] | [--stats FILE]\n"
     "                    [--type f32|f16|bf16] [--shard-size SIZE] [--threads N]\n"
-    "                    [--json FILE] -o OUT\n"
+    "                    [--mem SIZE] [--resume] [--json FILE] -o OUT\n"
     "\n"
     "Prunes every linear layer of the decoder blocks in one shot and writes the\n"
     "model as GGUF (OUT ending in .gguf) or as a Hugging Face folder. Pruned\n"
@@ -57,6 +57,14 @@ static const char USAGE[] =
     "  --type T              f32 (default), f16 or bf16\n"
     "  --shard-size SIZE     largest safetensors file of a folder (default 5G)\n"
     "  --threads N           threads (default: all cores)\n"
+    "  --mem SIZE            memory for calibration activations (4G = 4e9 bytes;\n"
+    "                        default: no limit); the windows beyond it go to a\n"
+    "                        temporary file in $TMPDIR, else beside OUT. One block\n"
+    "                        of weights in f32 and its scratch come on top\n"
+    "  --resume              keep the run's state in OUT.mwanda-state/ after every\n"
+    "                        block and, when it is there, continue from it; the\n"
+    "                        result is the same bytes as an uninterrupted run.\n"
+    "                        Without --resume an existing state is refused\n"
     "  --json FILE           what was done, per block and tensor\n"
     "  -o, --output OUT      the pruned model\n"
     "  -h, --help            this text\n"
@@ -65,7 +73,11 @@ static const char USAGE[] =
     "  mwanda prune gemma3-270m --method wanda --sparsity 0.5 -o wanda50.gguf\n"
     "  mwanda prune gemma3-270m --method mwanda --langs de,fr,sw,hi -o mw50.gguf\n"
     "  mwanda calibrate gemma3-270m -o stats.gguf\n"
-    "  mwanda prune gemma3-270m --method wanda --pattern 2:4 --stats stats.gguf -o w24\n";
+    "  mwanda prune gemma3-270m --method wanda --pattern 2:4 --stats stats.gguf -o w24\n"
+    "  mwanda prune llama-3b/ --method wanda --mem 4G --resume -o wanda50.gguf\n"
+    "\n"
+    "Ctrl-C stops at the next block or group of windows, removes the partial\n"
+    "output (keeping the state with --resume) and exits with 130.\n";
 
 struct opts {
     const char *text_dir, *langs, *out, *stats, *json;
@@ -74,6 +86,7 @@ struct opts {
     unsigned long long seed;
     mw_prune_opts p;
     bool method_given;
+    cli_run run;
 };
 
 static int bad(const char *fmt, const char *a, const char *b) {
@@ -115,6 +128,8 @@ enum {
     O_METHOD,
     O_SPARSITY,
     O_PATTERN,
+    O_MEM,
+    O_RESUME,
 };
 
 static int parse_option(int c, struct opts *o, char **argv) {
@@ -138,6 +153,13 @@ static int parse_option(int c, struct opts *o, char **argv) {
         return CLI_OK;
     case O_LLAMACPP:
         o->llamacpp = true;
+        return CLI_OK;
+    case O_RESUME:
+        o->run.resume = true;
+        return CLI_OK;
+    case O_MEM:
+        if (!cli_parse_size(optarg, &o->run.mem) || o->run.mem == 0)
+            return bad("--mem '%s' is not a size%s", optarg, "");
         return CLI_OK;
     case O_NO_BALANCE:
         o->p.score.balance = false;
@@ -253,6 +275,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"shard-size", required_argument, NULL, O_SHARD},
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"json", required_argument, NULL, O_JSON},
+                                         {"mem", required_argument, NULL, O_MEM},
+                                         {"resume", no_argument, NULL, O_RESUME},
                                          {"output", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -366,13 +390,16 @@ static void print_summary(const struct opts *o, const mw_prune_report *r) {
            mw_method_name(o->p.method), r->target, r->achieved, o->out);
 }
 
-static int run(const struct opts *o, const char *model_arg) {
+static int run(struct opts *o, const char *model_arg) {
     mw_err err = {{0}};
     mw_tokenizer *tok = NULL;
     mw_calib_set set = {0};
     mw_stats st = {0};
     bool use_set = false, use_stats = false;
-    int rc = CLI_OK;
+    cli_progress p;
+    mw_run_ctl ctl = {.progress = cli_progress_update, .puser = &p};
+    int rc = cli_run_init(&o->run, o->out, &ctl);
+    if (rc) return rc;
     mw_model *m = cli_open_model(model_arg);
     if (!m) return CLI_FAIL;
     if (o->stats) {
@@ -390,15 +417,15 @@ static int run(const struct opts *o, const char *model_arg) {
         use_set = !rc;
     }
     mw_prune_report rep = {0};
-    cli_progress p;
     cli_progress_init(&p, "prune");
     /* under mpirun every rank runs its share of the windows and prunes
      * alike, rank 0 writes; without windows the others have nothing to do */
     bool writer = mw_mpi_writer();
+    if (!writer) ctl.progress = NULL;
     if (!rc && (writer || use_set) &&
-        mw_prune_model(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p,
-                       writer ? o->out : NULL, &rep, writer ? cli_progress_update : NULL, &p, &err))
-        rc = cli_error("%s", err.msg);
+        mw_prune_model_ctl(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p,
+                           writer ? o->out : NULL, &rep, &ctl, &err))
+        rc = cli_run_failed(&o->run, err.msg);
     if (!rc && writer) {
         cli_progress_done(&p);
         if (o->json) {

@@ -28,6 +28,8 @@ const char *mw_strerror(enum mw_status status) {
         return "wrong shape";
     case MW_ERR_NOT_AVAILABLE:
         return "not available yet";
+    case MW_ERR_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown status";
 }

@@ -3,7 +3,9 @@
  * done, so the output never needs the whole model in memory. */
 #include "prune/driver.h"
 
+#include "calib/resume.h"
 #include "core/err.h"
+#include "core/mapfile.h"
 #include "model/model_writer.h"
 
 #include <math.h>
@@ -105,6 +107,7 @@ static enum mw_status owl_shares(const mw_model *m, const mw_stats *st, const mw
         double *c[MW_IN_COUNT] = {0};
         enum mw_status s = mw_block_load(m, b, &blk, err);
         if (s) return s;
+        mw_calib_release_block(m, b);
         s = block_factors(&wanda, st, b, c, err);
         mw_owl owl;
         mw_owl_init(&owl);
@@ -168,13 +171,42 @@ static enum mw_status block_targets(const mw_model *m, const mw_stats *dense,
 
 /* ---- pruning one block and writing it ----------------------------------- */
 
+/* Passes of a resumable prune, as its state numbers them. */
+enum { PASS_DENSE = 0, PASS_PRUNE = 1, PASS_WRITE = 2 };
+
 struct run {
     const mw_model *m;
     const mw_prune_opts *o;
     mw_model_writer *w;
     mw_prune_report *rep;
-    int64_t n_done; /* tensors reported */
+    int64_t n_done;  /* tensors reported */
+    mw_state *state; /* resumable: masks saved, the output written at the end */
+    const mw_run_ctl *ctl;
 };
+
+static enum mw_status stopped(const struct run *r, mw_err *err) {
+    if (r->ctl->cancel && r->ctl->cancel(r->ctl->cuser))
+        return mw_fail(err, MW_ERR_INTERRUPTED, "interrupted");
+    return MW_OK;
+}
+
+/* Reports the zeros of block b's linear weights as they are now. */
+static void report_block(struct run *r, int64_t b, const mw_block *blk) {
+    int64_t zeros_blk = 0, total_blk = 0;
+    for (int l = 0; l < MW_LIN_COUNT; l++) {
+        int64_t n = blk->rows[l] * blk->cols[l], zeros = 0;
+        for (int64_t i = 0; i < n; i++)
+            zeros += blk->w[l][i] == 0;
+        mw_prune_tensor *t = &r->rep->tensors[r->n_done++];
+        snprintf(t->name, sizeof t->name, "blk.%lld.%s.weight", (long long)b,
+                 mw_linear_name((enum mw_linear)l));
+        t->zeros = zeros;
+        t->total = n;
+        zeros_blk += zeros;
+        total_blk += n;
+    }
+    r->rep->block_achieved[b] = total_blk ? (double)zeros_blk / (double)total_blk : 0;
+}
 
 static enum mw_status prune_block(struct run *r, int64_t b, mw_block *blk, const mw_stats *st,
                                   mw_err *err) {
@@ -182,30 +214,23 @@ static enum mw_status prune_block(struct run *r, int64_t b, mw_block *blk, const
     double *c[MW_IN_COUNT] = {0};
     enum mw_status s = block_factors(o, st, b, c, err);
     double s_b = r->rep->block_target[b];
-    int64_t zeros_blk = 0, total_blk = 0;
     for (int l = 0; l < MW_LIN_COUNT && !s; l++) {
         float *w = blk->w[l];
-        int64_t rows = blk->rows[l], cols = blk->cols[l], zeros = 0;
+        int64_t rows = blk->rows[l], cols = blk->cols[l];
         const double *f = c[mw_linear_input((enum mw_linear)l)];
         if (o->pattern.m > 0)
-            s = mw_prune_nm(w, rows, cols, f, o->pattern, &zeros, err);
+            s = mw_prune_nm(w, rows, cols, f, o->pattern, NULL, err);
         else if (o->method == MW_METHOD_MAGNITUDE)
-            s = mw_prune_global(w, rows, cols, s_b, &zeros, err);
+            s = mw_prune_global(w, rows, cols, s_b, NULL, err);
         else
-            s = mw_prune_rows(w, rows, cols, f, s_b, &zeros, err);
-        mw_prune_tensor *t = &r->rep->tensors[r->n_done++];
-        snprintf(t->name, sizeof t->name, "blk.%lld.%s.weight", (long long)b,
-                 mw_linear_name((enum mw_linear)l));
-        if (s) s = mw_fail_context(err, s, "tensor '%s'", t->name);
-        t->zeros = zeros;
-        t->total = rows * cols;
-        zeros_blk += zeros;
-        total_blk += rows * cols;
+            s = mw_prune_rows(w, rows, cols, f, s_b, NULL, err);
+        if (s)
+            s = mw_fail_context(err, s, "tensor 'blk.%lld.%s.weight'", (long long)b,
+                                mw_linear_name((enum mw_linear)l));
     }
     free_factors(c);
-    if (s) return s;
-    r->rep->block_achieved[b] = total_blk ? (double)zeros_blk / (double)total_blk : 0;
-    return MW_OK;
+    if (!s) report_block(r, b, blk);
+    return s;
 }
 
 /* Writes every tensor up to and including block b's, the pruned linear
@@ -227,27 +252,61 @@ static enum mw_status write_through(struct run *r, int64_t b, const mw_block *bl
         }
         enum mw_status s = mw_model_writer_put(r->w, values, err);
         if (s) return s;
+        /* the source bytes it read stay mapped, not resident */
+        if (i >= 0) {
+            const mw_tensor *t = mw_model_tensor_at(r->m, i);
+            mw_map_release(t->data, (size_t)t->n_bytes);
+        }
     }
     return MW_OK; /* no output (out == NULL) */
 }
 
+/* A pruned block goes to the output, or with a state to its mask file. */
 static enum mw_status hook(void *user, int64_t b, mw_block *blk, const mw_stats *st, mw_err *err) {
     struct run *r = user;
     enum mw_status s = prune_block(r, b, blk, st, err);
-    return s ? s : write_through(r, b, blk, err);
+    if (s) return s;
+    return r->state ? mw_state_save_mask(r->state, blk, err) : write_through(r, b, blk, err);
 }
 
 /* One pass over the weights: magnitude, or saved statistics. */
-static enum mw_status one_pass(struct run *r, const mw_stats *st, mw_progress_fn progress,
-                               void *puser, mw_err *err) {
+static enum mw_status one_pass(struct run *r, const mw_stats *st, mw_err *err) {
+    int64_t n_layer = r->rep->n_layer, start = 0;
+    if (r->state && mw_state_pass(r->state) >= PASS_PRUNE)
+        start = mw_state_pass(r->state) > PASS_PRUNE ? n_layer : mw_state_blocks_done(r->state);
+    for (int64_t b = start; b < n_layer; b++) {
+        mw_block blk;
+        enum mw_status s = stopped(r, err);
+        if (!s) s = mw_block_load(r->m, b, &blk, err);
+        if (s) return s;
+        mw_calib_release_block(r->m, b);
+        s = hook(r, b, &blk, st, err);
+        mw_block_free(&blk);
+        if (!s && r->state) s = mw_state_commit(r->state, PASS_PRUNE, b + 1, 0, err);
+        if (s) return s;
+        if (r->state && r->ctl->saved) r->ctl->saved(r->ctl->cuser, PASS_PRUNE, b);
+        if (r->ctl->progress) r->ctl->progress(r->ctl->puser, "pruning", b + 1, n_layer);
+    }
+    return MW_OK;
+}
+
+/* Resumable runs write the output last: each block reloaded and its mask
+ * applied gives the pruned block again, which is written and reported. */
+static enum mw_status write_from_masks(struct run *r, mw_err *err) {
     int64_t n_layer = r->rep->n_layer;
+    r->n_done = 0;
     for (int64_t b = 0; b < n_layer; b++) {
         mw_block blk;
-        enum mw_status s = mw_block_load(r->m, b, &blk, err);
-        if (!s) s = hook(r, b, &blk, st, err);
+        enum mw_status s = stopped(r, err);
+        if (!s) s = mw_block_load(r->m, b, &blk, err);
+        if (s) return s;
+        mw_calib_release_block(r->m, b);
+        s = mw_state_apply_mask(r->state, &blk, err);
+        if (!s) report_block(r, b, &blk);
+        if (!s) s = write_through(r, b, &blk, err);
         mw_block_free(&blk);
         if (s) return s;
-        if (progress) progress(puser, "pruning", b + 1, n_layer);
+        if (r->ctl->progress) r->ctl->progress(r->ctl->puser, "writing", b + 1, n_layer);
     }
     return MW_OK;
 }
@@ -289,55 +348,139 @@ static enum mw_status check_opts(const mw_model *m, const mw_calib_set *set, con
     return MW_OK;
 }
 
-enum mw_status mw_prune_model(const mw_model *m, const mw_calib_set *set, const mw_stats *stats,
-                              const mw_prune_opts *o, const char *out, mw_prune_report *rep,
-                              mw_progress_fn progress, void *puser, mw_err *err) {
+/* ---- resumable state ------------------------------------------------------ */
+
+static void set_str(json_t *obj, const char *key, const char *value) {
+    json_object_set_new(obj, key, json_string(value));
+}
+
+static void set_num(json_t *obj, const char *key, double v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    set_str(obj, key, buf);
+}
+
+/* Everything that decides the output's bytes, as strings for the manifest:
+ * a resume with any other value is refused. */
+static json_t *state_options(const mw_prune_opts *o, const char *out, bool from_stats) {
+    json_t *j = json_object();
+    char pattern[32];
+    mw_pattern_format(o->pattern, pattern, sizeof pattern);
+    set_str(j, "method", mw_method_name(o->method));
+    set_num(j, "sparsity", o->sparsity);
+    set_str(j, "pattern", pattern);
+    set_str(j, "balance", o->score.balance ? "on" : "off");
+    set_num(j, "lambda", o->score.lambda);
+    set_num(j, "gamma", o->score.gamma);
+    set_str(j, "prob", o->score.prob_agg == MW_PROB_MAX ? "max" : "mean");
+    set_str(j, "cwl", o->cwl ? "on" : "off");
+    set_str(j, "cwl-dir", o->cwl_dir == MW_CWL_R ? "r" : "1-r");
+    set_num(j, "cwl-lambda", o->cwl_lambda);
+    set_num(j, "owl-m", o->owl_m);
+    set_num(j, "owl-lambda", o->owl_lambda);
+    set_str(j, "type", mw_type_name(o->type));
+    set_num(j, "shard-size", (double)o->max_shard_bytes);
+    set_str(j, "output", out);
+    set_str(j, "calibration", from_stats ? "statistics file" : "text");
+    return j;
+}
+
+static enum mw_status open_state(const mw_model *m, const mw_calib_set *set, const mw_stats *stats,
+                                 const mw_prune_opts *o, const char *out, const char *dir,
+                                 mw_state **state, mw_err *err) {
+    uint64_t h = mw_hash_model(MW_HASH_INIT, m);
+    if (set) h = mw_hash_calib_set(h, set);
+    if (stats) h = mw_hash_stats(h, stats);
+    json_t *opts = state_options(o, out, stats != NULL);
+    if (!opts) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    enum mw_status s = mw_state_open(dir, "prune", opts, h, state, err);
+    json_decref(opts);
+    return s;
+}
+
+/* ---- the whole model ------------------------------------------------------ */
+
+/* Prunes every block: written as it goes, or with a state, masks saved. */
+static enum mw_status prune_blocks(struct run *r, const mw_calib_set *set, const mw_stats *stats,
+                                   mw_err *err) {
+    if (r->o->method == MW_METHOD_MAGNITUDE || stats) return one_pass(r, stats, err);
+    mw_stats seq = {0};
+    enum mw_status s =
+        mw_calib_run_ctl(r->m, set, hook, r, &seq, r->ctl, r->state, PASS_PRUNE, err);
+    mw_stats_free(&seq);
+    return s;
+}
+
+static enum mw_status prune_and_write(struct run *r, const mw_calib_set *set, const mw_stats *stats,
+                                      const char *out, mw_err *err) {
+    const mw_prune_opts *o = r->o;
+    enum mw_status s = MW_OK;
+    /* with a state, the output is written once every block is pruned, so
+     * that no partial output lies beside the state meanwhile */
+    if (r->state && mw_state_pass(r->state) < PASS_WRITE) {
+        s = prune_blocks(r, set, stats, err);
+        if (!s) s = mw_state_commit(r->state, PASS_WRITE, 0, 0, err);
+    }
+    /* no output (out == NULL): ranks of an MPI run other than the writer */
+    if (!s && out)
+        s = mw_model_writer_create(r->m, out, o->type, o->max_shard_bytes, MW_ORDER_BLOCKS, &r->w,
+                                   err);
+    if (!s) s = r->state ? write_from_masks(r, err) : prune_blocks(r, set, stats, err);
+    if (!s) s = stopped(r, err);
+    if (!s) s = write_through(r, -1, NULL, err);
+    if (s) {
+        mw_model_writer_free(r->w);
+        r->w = NULL;
+        return s;
+    }
+    int64_t zeros = 0, total = 0;
+    for (int64_t k = 0; k < r->n_done; k++) {
+        zeros += r->rep->tensors[k].zeros;
+        total += r->rep->tensors[k].total;
+    }
+    r->rep->n_tensors = r->n_done;
+    r->rep->achieved = total ? (double)zeros / (double)total : 0;
+    s = r->w ? mw_model_writer_finish(r->w, err) : MW_OK;
+    r->w = NULL;
+    return s;
+}
+
+enum mw_status mw_prune_model_ctl(const mw_model *m, const mw_calib_set *set, const mw_stats *stats,
+                                  const mw_prune_opts *o, const char *out, mw_prune_report *rep,
+                                  const mw_run_ctl *ctl, mw_err *err) {
+    static const mw_run_ctl none = {0};
+    if (!ctl) ctl = &none;
     enum mw_status s = check_opts(m, set, stats, o, err);
     if (s) return s;
     int64_t n_layer = mw_model_hparams(m)->n_layer;
     double target = o->pattern.m > 0 ? mw_pattern_sparsity(o->pattern) : o->sparsity;
     if ((s = report_init(rep, n_layer, target, err))) return s;
+    struct run r = {m, o, NULL, rep, 0, NULL, ctl};
+    if (ctl->state_dir) s = open_state(m, set, stats, o, out, ctl->state_dir, &r.state, err);
 
     /* statistics of the dense model where block targets need them */
     mw_stats dense = {0};
     const mw_stats *first = stats;
     bool layerwise = o->method == MW_METHOD_OWL || (o->method == MW_METHOD_MWANDA && o->cwl);
-    if (layerwise && !stats) {
-        s = mw_calib_run(m, set, NULL, NULL, &dense, progress, puser, err);
+    if (!s && layerwise && !stats) {
+        s = mw_calib_run_ctl(m, set, NULL, NULL, &dense, ctl, r.state, PASS_DENSE, err);
         first = &dense;
     }
-    if (!s) s = block_targets(m, first, o, rep, progress, puser, err);
+    if (!s) s = block_targets(m, first, o, rep, ctl->progress, ctl->puser, err);
     if (!s && o->pattern.m > 0)
         for (int64_t b = 0; b < n_layer; b++)
             rep->block_target[b] = target;
-
-    struct run r = {m, o, NULL, rep, 0};
-    if (!s && out)
-        s = mw_model_writer_create(m, out, o->type, o->max_shard_bytes, MW_ORDER_BLOCKS, &r.w, err);
-    if (!s) {
-        if (o->method == MW_METHOD_MAGNITUDE || stats) {
-            s = one_pass(&r, stats, progress, puser, err);
-        } else {
-            mw_stats seq = {0};
-            s = mw_calib_run(m, set, hook, &r, &seq, progress, puser, err);
-            mw_stats_free(&seq);
-        }
-    }
     mw_stats_free(&dense);
-    if (!s) s = write_through(&r, -1, NULL, err);
-    if (s) {
-        mw_model_writer_free(r.w);
-        mw_prune_report_free(rep);
-        return s;
-    }
-    int64_t zeros = 0, total = 0;
-    for (int64_t k = 0; k < r.n_done; k++) {
-        zeros += rep->tensors[k].zeros;
-        total += rep->tensors[k].total;
-    }
-    rep->n_tensors = r.n_done;
-    rep->achieved = total ? (double)zeros / (double)total : 0;
-    s = r.w ? mw_model_writer_finish(r.w, err) : MW_OK;
+    if (!s) s = prune_and_write(&r, set, stats, out, err);
+    if (!s && r.state) mw_state_remove(r.state);
+    mw_state_close(r.state);
     if (s) mw_prune_report_free(rep);
     return s;
+}
+
+enum mw_status mw_prune_model(const mw_model *m, const mw_calib_set *set, const mw_stats *stats,
+                              const mw_prune_opts *o, const char *out, mw_prune_report *rep,
+                              mw_progress_fn progress, void *puser, mw_err *err) {
+    mw_run_ctl ctl = {.progress = progress, .puser = puser};
+    return mw_prune_model_ctl(m, set, stats, o, out, rep, &ctl, err);
 }

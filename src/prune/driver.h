@@ -63,4 +63,17 @@ enum mw_status mw_prune_model(const mw_model *m, const mw_calib_set *set, const 
                               const mw_prune_opts *o, const char *out, mw_prune_report *rep,
                               mw_progress_fn progress, void *puser, mw_err *err);
 
+/* The same with a memory budget for the calibration activations, a way to
+ * stop (ctl->cancel: MW_ERR_INTERRUPTED), and, with ctl->state_dir, a
+ * resumable run (src/calib/resume.h): the dense statistics and each pruned
+ * block's statistics and mask are saved as blocks complete, a run with the
+ * same options and inputs continues where the state ends, and the output is
+ * written once every block is pruned (each block reloaded, its mask
+ * applied), byte for byte what a run without state writes. The state folder
+ * is removed when the output is complete; refused when it belongs to other
+ * options or inputs. */
+enum mw_status mw_prune_model_ctl(const mw_model *m, const mw_calib_set *set, const mw_stats *stats,
+                                  const mw_prune_opts *o, const char *out, mw_prune_report *rep,
+                                  const mw_run_ctl *ctl, mw_err *err);
+
 #endif
