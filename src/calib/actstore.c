@@ -66,7 +66,8 @@ static enum mw_status open_file(mw_actstore *s, const mw_actstore_opts *o, uint6
 
 enum mw_status mw_actstore_open(const mw_actstore_opts *o, mw_actstore **out, mw_err *err) {
     *out = NULL;
-    if (o->n_items < 1 || o->item_floats < 1 || o->n_slots < 1 || o->n_slots > 2 ||
+    /* no items is fine: a process of an MPI run may have no windows */
+    if (o->n_items < 0 || o->item_floats < 1 || o->n_slots < 1 || o->n_slots > 2 ||
         o->ram_items < 0)
         return mw_fail(err, MW_ERR_ARG, "activation store: bad shape");
     mw_actstore *s = calloc(1, sizeof *s);
