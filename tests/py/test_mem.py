@@ -49,13 +49,12 @@ def spill_env(tmp_path, monkeypatch):
 
 
 # Tiny models, E = 64: a window of 1024 tokens takes 256 KiB, a group of 8
-# windows 2 MiB, and the 24 windows of two languages 6 MiB. 2.2M keeps no
-# window in RAM; 4.5M keeps one group of three in RAM.
-CALIB = ("--samples", "12", "--ctx", "1024")
+# windows 2 MiB, and the 18 windows of two languages 4.7 MB in three groups
+# (8, 8, 2). 2.2M keeps no window in RAM; 4.5M keeps the first group there.
+CALIB = ("--samples", "9", "--ctx", "1024")
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3", "qwen2"])
-@pytest.mark.parametrize("method", ["wanda", "mwanda"])
+@pytest.mark.parametrize("family,method", [("llama", "mwanda"), ("gemma3", "wanda")])
 def test_prune_same_bytes(mwanda_bin, tiny_models, text_dir, tmp_path, spill_env, family,
                           method):
     model = tiny_models.gguf(family)
@@ -69,7 +68,7 @@ def test_prune_same_bytes(mwanda_bin, tiny_models, text_dir, tmp_path, spill_env
         assert out.read_bytes() == ref.read_bytes(), f"--mem {mem} changed the output"
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3"])
+@pytest.mark.parametrize("family", ["gemma3"])
 def test_calibrate_same_bytes(mwanda_bin, tiny_models, text_dir, tmp_path, spill_env, family):
     model = tiny_models.gguf(family)
     ref = tmp_path / "ref.gguf"
