@@ -48,6 +48,7 @@ from corpus_text import (english_like, hb_paragraphs, lo_paragraphs, names_regis
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("calib", "valid", "test")
+ALIGNED = ("valid", "test")  # splits with English-aligned items (for cross-lingual tasks)
 
 # Byte caps per language and split for the two package sources together
 # (each source present gets an equal share); UDHR articles come on top.
@@ -553,11 +554,11 @@ def clean(rows, script: str, is_en: bool, en_texts: set[str]):
     return keep, why
 
 
-def aligned_items(test_rows, en_by_id: dict, en_used: set[str]) -> list[dict]:
-    """Test paragraphs with their English counterpart (same document and id),
-    unless that English text is short, the same, or in an earlier split."""
+def aligned_items(rows, en_by_id: dict, en_used: set[str]) -> list[dict]:
+    """Paragraphs of a split with their English counterpart (same document and
+    id), unless that English text is short, the same, or in an earlier split."""
     items = []
-    for src, doc, pid, text in test_rows:
+    for src, doc, pid, text in rows:
         en = en_by_id.get((src, doc, pid))
         if en is None or en == text or en in en_used or not substantial(en):
             continue
@@ -565,9 +566,9 @@ def aligned_items(test_rows, en_by_id: dict, en_used: set[str]) -> list[dict]:
     return items
 
 
-def write_files(out: Path, written: dict, en_by_id: dict, en_used: set[str]):
-    """Write <split>/<lang>.txt and test/aligned/<lang>.jsonl, remove stale
-    files of an earlier build; return the files' and languages' metadata."""
+def write_files(out: Path, written: dict, en_by_id: dict, en_used: dict[str, set[str]]):
+    """Write <split>/<lang>.txt and {valid,test}/aligned/<lang>.jsonl, remove
+    stale files of an earlier build; return the files' and languages' metadata."""
     files, langs = {}, {}
 
     def put(rel: str, data: bytes, count: int) -> None:
@@ -585,13 +586,13 @@ def write_files(out: Path, written: dict, en_by_id: dict, en_used: set[str]):
             meta[split] = {"bytes": files[f"{split}/{code}.txt"]["bytes"], "paragraphs": len(rows),
                            "by_source": {s: sum(1 for r in rows if r[0] == s)
                                          for s in sorted({r[0] for r in rows})}}
-        if code != "en":
-            items = aligned_items(chosen["test"], en_by_id, en_used)
+        for split in ALIGNED if code != "en" else ():
+            items = aligned_items(chosen[split], en_by_id, en_used[split])
             if items:
-                put(f"test/aligned/{code}.jsonl",
+                put(f"{split}/aligned/{code}.jsonl",
                     "".join(json.dumps(it, ensure_ascii=False, sort_keys=True) + "\n"
                             for it in items).encode("utf-8"), len(items))
-                meta["test_aligned"] = len(items)
+                meta[f"{split}_aligned"] = len(items)
     for f in sorted(out.rglob("*")):
         rel = f.relative_to(out).as_posix()
         if f.is_file() and rel != "manifest.json" and rel not in files:
@@ -632,8 +633,9 @@ def build(args) -> None:
         written[code] = select(paras[code], CAPS)
         if role[code] == "unseen":
             written[code]["calib"] = []
-    # English texts of calib/valid documents: never offered as test items
-    en_used = {r[3] for r in paras["en"] if split_of(r[1]) != "test"}
+    # English texts of earlier splits' documents: never offered as items
+    en_used = {"valid": {r[3] for r in paras["en"] if split_of(r[1]) == "calib"},
+               "test": {r[3] for r in paras["en"] if split_of(r[1]) != "test"}}
     files, langs = write_files(args.out, written, en_by_id, en_used)
     for code, _, _, _, r, script in LANGS:
         langs[code].update(role=r, script=script, dropped=dropped[code],
@@ -642,8 +644,8 @@ def build(args) -> None:
     manifest = {
         "format": "mwanda-corpus-1",
         "layout": "<split>/<lang>.txt: UTF-8 (NFC), one paragraph per line, every line "
-                  "non-empty and ending in LF; test/aligned/<lang>.jsonl: {doc, para, en, text} "
-                  "per line, text being a line of test/<lang>.txt",
+                  "non-empty and ending in LF; <split>/aligned/<lang>.jsonl (valid, test): "
+                  "{doc, para, en, text} per line, text being a line of <split>/<lang>.txt",
         "split_rule": {"hash": "sha256", "salt": SALT, "digits": 8,
                        "bounds": dict(BOUNDS), "udhr_bounds": dict(UDHR_BOUNDS)},
         "caps": CAPS,
