@@ -14,11 +14,15 @@
 # 5. mwanda eval of the dense and both pruned models on the held-out test
 #    split (data/corpus/test): the 8 calibration languages and 4 languages
 #    never calibrated on, 2 windows of 256 tokens each.
+#    Then the shipped multiple-choice tasks (data/tasks/test.jsonl:
+#    continuation and translation), the first MWANDA_DEMO_TASK_ITEMS items
+#    (default 4) of each task and language: a glimpse, not a measurement.
 # 6. mwanda report: OUT_DIR/report/report.md with SVG charts; the table is
 #    printed at the end.
 # Environment: MWANDA_DEMO_CALIB, MWANDA_DEMO_UNSEEN (comma lists),
-# MWANDA_DEMO_SAMPLES, MWANDA_DEMO_EVAL_WINDOWS, MWANDA_DEMO_MODEL,
-# MWANDA_JOBS. Pruned models are written as F16 GGUF files in OUT_DIR.
+# MWANDA_DEMO_SAMPLES, MWANDA_DEMO_EVAL_WINDOWS, MWANDA_DEMO_TASK_ITEMS (0:
+# no tasks), MWANDA_DEMO_MODEL, MWANDA_JOBS. Pruned models are written as
+# F16 GGUF files in OUT_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,6 +35,7 @@ calib_langs="${MWANDA_DEMO_CALIB:-ar,de,es,fr,hi,ja,ru,zh}"
 unseen_langs="${MWANDA_DEMO_UNSEEN:-he,sw,ta,uk}"
 samples="${MWANDA_DEMO_SAMPLES:-8}"
 eval_windows="${MWANDA_DEMO_EVAL_WINDOWS:-2}"
+task_items="${MWANDA_DEMO_TASK_ITEMS:-4}"
 start=$SECONDS
 
 env_lines="$(scripts/setup.sh --models)" || die "set-up failed"
@@ -75,6 +80,11 @@ for run in dense wanda-50 mwanda-50; do
   step "evaluating $run on the test split ($eval_windows windows of 256 per language)"
   "$mw" eval "$m" --text data/corpus/test --langs "$calib_langs,$unseen_langs" --ctx 256 \
     --max-windows "$eval_windows" --json "$out/$run/eval.json" >/dev/null
+  if ((task_items > 0)); then
+    step "tasks on $run ($task_items items per task and language)"
+    "$mw" eval "$m" --tasks data/tasks/test.jsonl --langs "$calib_langs,$unseen_langs" \
+      --limit "$task_items" --json "$out/$run/tasks.json" >/dev/null
+  fi
 done
 
 step "writing the report"
