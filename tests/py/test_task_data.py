@@ -135,14 +135,19 @@ def test_labels_balanced(items):
 
 def test_length_does_not_give_the_answer(items):
     """Distractors have the closest byte lengths: picking the longest or the
-    shortest choice must stay near chance (0.25)."""
+    shortest choice stays under chance (0.25 + a margin), and a guess between
+    the two middle lengths (the right answer is rarely an extreme: measured
+    0.32, docs/tasks.md) stays well under what the dense model reaches."""
     for split, rows in items.items():
         for task in TASK_NAMES:
             sub = [it for it in rows if it["task"] == task]
+            middle = 0.0
             for pick in (max, min):
                 hits = sum(pick(range(4), key=lambda i: len(it["choices"][i].encode())) ==
                            it["label"] for it in sub)
-                assert hits / len(sub) < 0.33, (split, task, pick.__name__, hits / len(sub))
+                assert hits / len(sub) < 0.30, (split, task, pick.__name__, hits / len(sub))
+                middle += hits / len(sub)
+            assert (1 - middle) / 2 < 0.36, (split, task, (1 - middle) / 2)
 
 
 def _in_other_splits(text, split, lang, piece) -> str | None:
