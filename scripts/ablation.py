@@ -35,29 +35,52 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def configs():
-    """(name, pattern or sparsity, prune options). Wanda and the parts of
-    M-Wanda one at a time, then together."""
-    parts = [("wanda", ["--method", "wanda"])]
+    """(name, setting, prune options): Wanda, each part of M-Wanda alone,
+    the parts together. The full grid at 50%; at 60% and 2:4 one or two
+    values of each part, which keeps the sweep near an hour on 2 cores."""
     mw = ["--method", "mwanda", "--cwl", "off", "--no-balance", "--lambda", "0", "--gamma", "0"]
-    parts.append(("mw-off", mw))  # must equal wanda: a check of the sweep itself
-    parts.append(("balance", mw[:4] + ["--lambda", "0", "--gamma", "0"]))
-    for lam in (0.25, 0.5, 1.0, 2.0):
-        parts.append((f"sigma-l{lam:g}", mw[:5] + ["--lambda", f"{lam:g}", "--gamma", "0"]))
+
+    def with_(**kv):
+        o = list(mw)
+        for k, v in kv.items():
+            flag = "--" + k.replace("_", "-")
+            if flag in o:
+                o[o.index(flag) + 1] = v
+            else:
+                o += [flag, v]
+        return o
+
+    grid = [("wanda", ["--method", "wanda"]),
+            ("mw-off", mw),  # must equal wanda: a check of the sweep itself
+            ("balance", [o for o in mw if o != "--no-balance"])]
+    for lam in ("0.25", "0.5", "1", "2"):
+        grid.append((f"sigma-l{lam}", with_(**{"lambda": lam})))
     for agg in ("mean", "max"):
-        for g in (0.25, 0.5, 1.0):
-            parts.append((f"prob-{agg}-g{g:g}",
-                          mw[:5] + ["--lambda", "0", "--gamma", f"{g:g}", "--prob", agg]))
+        for g in ("0.25", "0.5", "1"):
+            grid.append((f"prob-{agg}-g{g}", with_(gamma=g, prob=agg)))
     for d in ("1-r", "r"):
-        for big in (0.02, 0.04, 0.08):
-            parts.append((f"cwl-{d}-L{big:g}",
-                          ["--method", "mwanda", "--no-balance", "--lambda", "0", "--gamma", "0",
-                           "--cwl", "on", "--cwl-dir", d, "--cwl-lambda", f"{big:g}"]))
-    parts.append(("owl", ["--method", "owl"]))
-    parts.append(("mwanda-default", ["--method", "mwanda"]))
+        for big in ("0.02", "0.04", "0.08"):
+            grid.append((f"cwl-{d}-L{big}", with_(cwl="on", cwl_dir=d, cwl_lambda=big)))
+    grid.append(("owl", ["--method", "owl"]))
+    # together: balance + sigma, with and without CWL
+    bal = [o for o in mw if o != "--no-balance"]
+    for lam in ("0.5", "1"):
+        b = list(bal)
+        b[b.index("--lambda") + 1] = lam
+        grid.append((f"bal+sigma-l{lam}", b))
+        for d in ("1-r", "r"):
+            grid.append((f"bal+sigma-l{lam}+cwl-{d}",
+                         b[:2] + b[4:] + ["--cwl", "on", "--cwl-dir", d, "--cwl-lambda", "0.04"]))
+    grid.append(("mwanda-default", ["--method", "mwanda"]))
+    reduced = {"wanda", "balance", "sigma-l0.5", "sigma-l1", "prob-mean-g0.5", "prob-max-g0.5",
+               "cwl-1-r-L0.04", "cwl-r-L0.04", "owl", "bal+sigma-l0.5", "bal+sigma-l1",
+               "bal+sigma-l0.5+cwl-1-r", "bal+sigma-l0.5+cwl-r", "mwanda-default"}
     out = []
     for setting in ("0.5", "0.6", "2:4"):
-        for name, opts in parts:
-            if setting == "2:4" and ("cwl-" in name or name in ("owl", "mwanda-default")):
+        for name, opts in grid:
+            if setting != "0.5" and name not in reduced:
+                continue
+            if setting == "2:4" and ("cwl" in name or name == "owl"):
                 continue  # a sparsity per block has no meaning for N:M
             extra = ["--pattern", "2:4"] if setting == "2:4" else ["--sparsity", setting]
             if setting == "2:4" and name == "mwanda-default":
@@ -90,6 +113,11 @@ def main():
     ap.add_argument("--ctx", default="256")
     ap.add_argument("--eval-windows", default="1")
     ap.add_argument("--only", default="")
+    ap.add_argument("--task-items", default="2",
+                    help="items per task and language in the task scores")
+    ap.add_argument("--task-configs", default="0.5/wanda,0.5/owl,0.5/bal+sigma-l0.5,"
+                    "0.5/mwanda-default,0.6/wanda,0.6/mwanda-default",
+                    help="configurations also scored on the tasks (the dense model always is)")
     ap.add_argument("--mwanda", default=str(ROOT / "build" / "release" / "mwanda"))
     a = ap.parse_args()
     mw = a.mwanda
@@ -108,20 +136,22 @@ def main():
         say(f"calibrating {a.model} on {len(calib)} languages")
         run([mw, "calibrate", a.model, "--samples", a.samples, "--ctx", a.ctx, "-o", stats])
 
-    def evaluate(model, key):
+    task_configs = set(a.task_configs.split(",")) if a.task_configs else set()
+
+    def evaluate(model, key, with_tasks):
         ev = a.out / f"{key}.eval.json"
         run([mw, "eval", model, "--text", valid_dir, "--ctx", a.ctx, "--max-windows",
              a.eval_windows, "--json", ev])
         r = {"eval": json.loads(ev.read_text())["languages"]}
-        if tasks.exists():
+        if with_tasks and tasks.exists():
             tj = a.out / f"{key}.tasks.json"
-            run([mw, "eval", model, "--tasks", tasks, "--json", tj])
+            run([mw, "eval", model, "--tasks", tasks, "--limit", a.task_items, "--json", tj])
             r["tasks"] = json.loads(tj.read_text())["tasks"]
         return r
 
     if "dense" not in results:
         say("evaluating the dense model")
-        results["dense"] = evaluate(a.model, "dense")
+        results["dense"] = evaluate(a.model, "dense", True)
         res_path.write_text(json.dumps(results, indent=1))
     only = set(a.only.split(",")) if a.only else None
     todo = [c for c in configs() if c[0] not in results and (not only or c[0] in only)]
@@ -135,7 +165,7 @@ def main():
         pj = a.out / f"{key}.prune.json"
         run([mw, "prune", a.model, *opts, "--stats", stats, "--type", "f16", "-o", model,
              "--json", pj])
-        r = evaluate(model, key)
+        r = evaluate(model, key, name in task_configs)
         r["prune"] = {k: v for k, v in json.loads(pj.read_text()).items() if k != "tensors"}
         r["options"] = opts
         model.unlink()

@@ -1,5 +1,8 @@
-/* Log-likelihood of every choice: sequences of similar length are batched
- * into windows, run through the blocks layer by layer, and only the
+/* Log-likelihood of every choice. The choices of an item share the tokens of
+ * their context: they run as one packed window (the shared prefix once, then
+ * each choice's own tokens, which see the prefix and themselves only), so the
+ * context costs one forward pass, not one per choice. Windows of similar
+ * length are batched, run through the blocks layer by layer, and only the
  * positions that predict a choice's tokens go through the output head. */
 #include "eval/tasks.h"
 
@@ -17,16 +20,43 @@
 /* Scored positions sent to the output head at once. */
 #define HEAD_ROWS 512
 
-/* A sequence and the length of the window the model sees. */
+/* An item and the length of its packed window. */
 struct ord {
-    int64_t seq;
+    int64_t item;
     int64_t len;
+    int64_t shared; /* tokens of the prefix its choices share */
 };
 
 static int cmp_ord(const void *a, const void *b) {
     const struct ord *x = a, *y = b;
     if (x->len != y->len) return x->len > y->len ? -1 : 1; /* longest first */
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* Tokens of sequence q the model sees (all but the last). */
+static const int32_t *seen(const mw_task_seq *q) {
+    return q->ids + q->start;
+}
+
+static int64_t n_seen(const mw_task_seq *q) {
+    return q->n - 1 - q->start;
+}
+
+/* The longest prefix the seen tokens of every choice of the item share, and
+ * the packed length: that prefix once, then the rest of each choice. */
+static struct ord pack_item(const mw_task_seqs *s, int64_t item) {
+    const mw_task_seq *c = s->seq + s->first[item];
+    int64_t k = s->first[item + 1] - s->first[item], shared = n_seen(c);
+    for (int64_t i = 1; i < k; i++) {
+        int64_t j = 0, n = n_seen(c + i) < shared ? n_seen(c + i) : shared;
+        while (j < n && seen(c + i)[j] == seen(c)[j])
+            j++;
+        shared = j;
+    }
+    int64_t len = shared;
+    for (int64_t i = 0; i < k; i++)
+        len += n_seen(c + i) - shared;
+    return (struct ord){item, len, shared};
 }
 
 struct progress {
@@ -40,39 +70,82 @@ static void tick(struct progress *p, const char *what) {
     if (p->fn) p->fn(p->user, what, p->done, p->total);
 }
 
-/* A group of windows of T tokens: token ids, what each position predicts
- * (-1: nothing) and which sequence it belongs to. */
+/* A group of packed windows of T tokens: token ids, RoPE positions and
+ * sequence numbers (0: shared prefix, i + 1: choice i; padding gets its own),
+ * and the scored positions: row of x, the token it predicts, the sequence it
+ * counts for. */
 struct group {
     int64_t n_win, T;
-    int32_t *tokens, *targets;
-    int64_t *owner;
+    int32_t *tokens, *pos, *seg;
     float *x;
+    int64_t n_scored, cap_scored;
+    int64_t *row, *owner;
+    int32_t *target;
 };
 
-static void fill_group(const mw_task_seqs *s, const struct ord *o, struct group *g) {
-    for (int64_t w = 0; w < g->n_win; w++) {
-        const mw_task_seq *q = &s->seq[o[w].seq];
-        int32_t *tok = g->tokens + w * g->T, *tgt = g->targets + w * g->T;
-        int64_t len = o[w].len, first_scored = q->n - q->n_cont;
-        memcpy(tok, q->ids + q->start, (size_t)len * sizeof *tok);
-        for (int64_t j = 0; j < g->T; j++) {
-            if (j >= len) tok[j] = tok[0]; /* padding: after every real token, never scored */
-            int64_t next = q->start + j + 1;
-            tgt[j] = j < len && next >= first_scored ? q->ids[next] : -1;
-            g->owner[w * g->T + j] = o[w].seq;
-        }
+static bool add_scored(struct group *g, int64_t row, int32_t target, int64_t owner) {
+    if (g->n_scored == g->cap_scored) {
+        int64_t cap = g->cap_scored ? 2 * g->cap_scored : 4096;
+        int64_t *r = realloc(g->row, (size_t)cap * sizeof *r);
+        if (r) g->row = r;
+        int64_t *o = realloc(g->owner, (size_t)cap * sizeof *o);
+        if (o) g->owner = o;
+        int32_t *t = realloc(g->target, (size_t)cap * sizeof *t);
+        if (t) g->target = t;
+        if (!r || !o || !t) return false;
+        g->cap_scored = cap;
     }
+    g->row[g->n_scored] = row;
+    g->target[g->n_scored] = target;
+    g->owner[g->n_scored++] = owner;
+    return true;
+}
+
+static bool fill_window(const mw_task_seqs *s, const struct ord *o, struct group *g, int64_t w) {
+    int64_t base = w * g->T, off = o->shared;
+    int32_t *tok = g->tokens + base, *pos = g->pos + base, *seg = g->seg + base;
+    const mw_task_seq *c = s->seq + s->first[o->item];
+    int64_t k = s->first[o->item + 1] - s->first[o->item];
+    for (int64_t j = 0; j < o->shared; j++) {
+        tok[j] = seen(c)[j];
+        pos[j] = (int32_t)j;
+        seg[j] = 0;
+    }
+    for (int64_t i = 0; i < k; i++) {
+        const mw_task_seq *q = c + i;
+        int64_t n = n_seen(q), first_scored = q->n - q->n_cont;
+        for (int64_t j = o->shared; j < n; j++) {
+            tok[off + j - o->shared] = seen(q)[j];
+            pos[off + j - o->shared] = (int32_t)j;
+            seg[off + j - o->shared] = (int32_t)(i + 1);
+        }
+        for (int64_t j = 0; j < n; j++) {
+            int64_t next = q->start + j + 1;
+            if (next < first_scored) continue;
+            int64_t row = j < o->shared ? j : off + j - o->shared;
+            if (!add_scored(g, base + row, q->ids[next], s->first[o->item] + i)) return false;
+        }
+        off += n - o->shared;
+    }
+    /* padding: after every real token, in a sequence of its own, never scored */
+    for (int64_t j = o->len; j < g->T; j++) {
+        tok[j] = tok[0];
+        pos[j] = (int32_t)(j - o->len);
+        seg[j] = (int32_t)(k + 1);
+    }
+    return true;
 }
 
 static enum mw_status run_blocks(const mw_model *m, struct group *g, struct progress *p,
                                  mw_err *err) {
     const mw_hparams *hp = mw_model_hparams(m);
+    mw_packing pk = {g->pos, g->seg};
     mw_block_scratch sc;
     enum mw_status st = mw_block_scratch_init(&sc, hp, g->n_win, g->T, err);
     for (int64_t b = 0; b < hp->n_layer && !st; b++) {
         mw_block blk;
         if ((st = mw_block_load(m, b, &blk, err))) break;
-        mw_block_forward(m, &blk, g->x, g->n_win, g->T, &sc, NULL);
+        mw_block_forward_packed(m, &blk, g->x, g->n_win, g->T, &pk, &sc, NULL);
         mw_block_free(&blk);
         char what[32];
         snprintf(what, sizeof what, "block %lld", (long long)b);
@@ -82,28 +155,19 @@ static enum mw_status run_blocks(const mw_model *m, struct group *g, struct prog
     return st;
 }
 
-/* Moves the hidden states of scored positions to the front of x. */
-static int64_t gather_scored(struct group *g, int64_t E) {
-    int64_t k = 0;
-    for (int64_t i = 0; i < g->n_win * g->T; i++) {
-        if (g->targets[i] < 0) continue;
-        if (k != i) memmove(g->x + k * E, g->x + i * E, (size_t)E * sizeof(float));
-        g->targets[k] = g->targets[i];
-        g->owner[k++] = g->owner[i];
-    }
-    return k;
-}
-
-static enum mw_status score_group(const mw_model *m, struct group *g, struct progress *p,
+/* The output head over the scored positions, HEAD_ROWS at a time (a row of
+ * the shared prefix can count for several choices, with different targets). */
+static enum mw_status score_group(const mw_model *m, struct group *g, struct progress *p, float *hx,
                                   double *ll, mw_err *err) {
     int64_t E = mw_model_hparams(m)->n_embd, n = g->n_win * g->T;
     double nll[HEAD_ROWS];
     enum mw_status s = mw_embed(m, g->tokens, n, g->x, err);
     if (!s) s = run_blocks(m, g, p, err);
-    int64_t k = s ? 0 : gather_scored(g, E);
-    for (int64_t i = 0; i < k && !s; i += HEAD_ROWS) {
-        int64_t c = k - i < HEAD_ROWS ? k - i : HEAD_ROWS;
-        if ((s = mw_head_nll(m, g->x + i * E, c, g->targets + i, nll, err))) break;
+    for (int64_t i = 0; i < g->n_scored && !s; i += HEAD_ROWS) {
+        int64_t c = g->n_scored - i < HEAD_ROWS ? g->n_scored - i : HEAD_ROWS;
+        for (int64_t j = 0; j < c; j++)
+            memcpy(hx + j * E, g->x + g->row[i + j] * E, (size_t)E * sizeof(float));
+        if ((s = mw_head_nll(m, hx, c, g->target + i, nll, err))) break;
         for (int64_t j = 0; j < c; j++)
             ll[g->owner[i + j]] -= nll[j];
     }
@@ -116,31 +180,32 @@ static int64_t per_group(int64_t T) {
     return GROUP_TOKENS / T > 0 ? GROUP_TOKENS / T : 1;
 }
 
-/* Sequences in the group that starts at o[i] (sorted longest first): as
- * many as fit, but none shorter than 3/4 of the first, so that padding
- * stays under a third of the work (a group costs little more than loading
- * the blocks once). */
-static int64_t group_size(const struct ord *o, int64_t i, int64_t n_seq) {
+/* Items in the group that starts at o[i] (sorted longest first): as many as
+ * fit, but none shorter than 3/4 of the first, so that padding stays under a
+ * third of the work (a group costs little more than loading the blocks
+ * once). */
+static int64_t group_size(const struct ord *o, int64_t i, int64_t n) {
     int64_t T = o[i].len, max = per_group(T), k = 1;
-    while (k < max && i + k < n_seq && 4 * o[i + k].len >= 3 * T)
+    while (k < max && i + k < n && 4 * o[i + k].len >= 3 * T)
         k++;
     return k;
 }
 
 enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
                                void *user, double *ll, mw_err *err) {
-    int64_t n_seq = s->first[s->n_items], E = mw_model_hparams(m)->n_embd;
-    struct ord *o = malloc((size_t)(n_seq ? n_seq : 1) * sizeof *o);
+    int64_t n_items = s->n_items, E = mw_model_hparams(m)->n_embd;
+    struct ord *o = malloc((size_t)(n_items ? n_items : 1) * sizeof *o);
     if (!o) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    int64_t max_T = 0;
-    for (int64_t i = 0; i < n_seq; i++) {
-        o[i] = (struct ord){i, s->seq[i].n - 1 - s->seq[i].start};
+    for (int64_t i = 0; i < s->first[n_items]; i++)
         ll[i] = 0;
+    int64_t max_T = 1;
+    for (int64_t i = 0; i < n_items; i++) {
+        o[i] = pack_item(s, i);
         max_T = o[i].len > max_T ? o[i].len : max_T;
     }
-    qsort(o, (size_t)n_seq, sizeof *o, cmp_ord);
+    qsort(o, (size_t)n_items, sizeof *o, cmp_ord);
     int64_t n_groups = 0;
-    for (int64_t i = 0; i < n_seq; i += group_size(o, i, n_seq))
+    for (int64_t i = 0; i < n_items; i += group_size(o, i, n_items))
         n_groups++;
     struct progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
     /* the first group is the largest: its buffers serve every group */
@@ -148,24 +213,32 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     cap = cap > GROUP_TOKENS ? cap : GROUP_TOKENS;
     struct group g = {0};
     g.tokens = malloc((size_t)cap * sizeof *g.tokens);
-    g.targets = malloc((size_t)cap * sizeof *g.targets);
-    g.owner = malloc((size_t)cap * sizeof *g.owner);
+    g.pos = malloc((size_t)cap * sizeof *g.pos);
+    g.seg = malloc((size_t)cap * sizeof *g.seg);
     g.x = malloc((size_t)cap * (size_t)E * sizeof *g.x);
+    float *hx = malloc((size_t)HEAD_ROWS * (size_t)E * sizeof *hx);
     enum mw_status st = MW_OK;
-    if (!g.tokens || !g.targets || !g.owner || !g.x)
+    if (!g.tokens || !g.pos || !g.seg || !g.x || !hx)
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations of %lld tokens",
                      (long long)cap);
-    for (int64_t i = 0; i < n_seq && !st;) {
+    for (int64_t i = 0; i < n_items && !st;) {
         g.T = o[i].len;
-        g.n_win = group_size(o, i, n_seq);
-        fill_group(s, o + i, &g);
-        st = score_group(m, &g, &p, ll, err);
+        g.n_win = group_size(o, i, n_items);
+        g.n_scored = 0;
+        for (int64_t w = 0; w < g.n_win && !st; w++)
+            if (!fill_window(s, o + i + w, &g, w))
+                st = mw_fail(err, MW_ERR_NOMEM, "out of memory for scored positions");
+        if (!st) st = score_group(m, &g, &p, hx, ll, err);
         i += g.n_win;
     }
     free(g.tokens);
-    free(g.targets);
-    free(g.owner);
+    free(g.pos);
+    free(g.seg);
     free(g.x);
+    free(g.row);
+    free(g.owner);
+    free(g.target);
+    free(hx);
     free(o);
     return st;
 }

@@ -76,4 +76,20 @@ void mw_block_scratch_free(mw_block_scratch *s);
 void mw_block_forward(const mw_model *m, const mw_block *b, float *x, int64_t n_seq, int64_t T,
                       mw_block_scratch *s, const mw_observer *obs);
 
+/* Windows that each pack several sequences sharing a prefix (the choices of
+ * one multiple-choice item after its context): row i of window w has RoPE
+ * position pos[w*T + i] and sees row j <= i only when seg[w*T + j] is 0 (the
+ * shared prefix) or equals seg[w*T + i], and, in sliding-window blocks, when
+ * their positions are less than the window apart. A sequence's rows follow
+ * the prefix in order; positions stay below T. */
+typedef struct mw_packing {
+    const int32_t *pos; /* [n_seq * T] */
+    const int32_t *seg; /* [n_seq * T] */
+} mw_packing;
+
+/* mw_block_forward over packed windows (pk NULL: plain windows). */
+void mw_block_forward_packed(const mw_model *m, const mw_block *b, float *x, int64_t n_seq,
+                             int64_t T, const mw_packing *pk, mw_block_scratch *s,
+                             const mw_observer *obs);
+
 #endif

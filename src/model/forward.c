@@ -121,6 +121,7 @@ typedef struct pass {
     const mw_block *b;
     mw_block_scratch *s;
     int64_t n_seq, T, M;
+    const mw_packing *pk; /* NULL: plain windows */
 } pass;
 
 /* Biases, q/k norms and RoPE of every token's q and k heads. */
@@ -143,8 +144,9 @@ static void prepare_qk(const pass *p) {
             mw_rmsnorm_row(q + h * hd, q + h * hd, b->q_norm, hd, eps);
         for (int64_t h = 0; b->k_norm && h < hp->n_head_kv; h++)
             mw_rmsnorm_row(k + h * hd, k + h * hd, b->k_norm, hd, eps);
-        mw_rope_row(q, hp->n_head, rope, r % p->T, neox);
-        mw_rope_row(k, hp->n_head_kv, rope, r % p->T, neox);
+        int64_t pos = p->pk ? p->pk->pos[r] : r % p->T;
+        mw_rope_row(q, hp->n_head, rope, pos, neox);
+        mw_rope_row(k, hp->n_head_kv, rope, pos, neox);
     }
 }
 
@@ -157,6 +159,17 @@ static void softmax_row(float *row, int64_t nk, int64_t k0, int64_t lo, int64_t 
     memset(row + a + n, 0, (size_t)(nk - a - n) * sizeof(float));
 }
 
+/* The same over keys 0 .. t of a packed window (pos, seg: its rows): key j
+ * counts when it is in the shared prefix or in t's own sequence, and within
+ * the sliding window by position; the others get exp(-inf) = 0. */
+static void softmax_packed_row(float *row, int64_t nk, const int32_t *pos, const int32_t *seg,
+                               int64_t t, int64_t window) {
+    for (int64_t j = 0; j <= t; j++)
+        if ((seg[j] != 0 && seg[j] != seg[t]) || pos[t] - pos[j] >= window) row[j] = -INFINITY;
+    mw_softmax(row, t + 1);
+    memset(row + t + 1, 0, (size_t)(nk - t - 1) * sizeof(float));
+}
+
 /* Attention of query rows r0 .. r1-1 of window `seq` for the query heads that
  * share KV head g, stacked into one product with the keys they can see. */
 static void attend_unit(const pass *p, int64_t seq, int64_t g, int64_t r0, int64_t r1,
@@ -165,7 +178,8 @@ static void attend_unit(const pass *p, int64_t seq, int64_t g, int64_t r0, int64
     int64_t T = p->T, hd = hp->head_dim, ld = qkv_width(hp), rep = hp->n_head / hp->n_head_kv;
     int64_t Q = hp->n_head * hd, KV = hp->n_head_kv * hd, nr = r1 - r0, rows = rep * nr;
     int64_t window = p->b->global || hp->sliding_window <= 0 ? T : hp->sliding_window;
-    int64_t k0 = r0 - window + 1 > 0 ? r0 - window + 1 : 0, nk = r1 - k0;
+    /* a packed window's positions are not its row numbers: every earlier key is a candidate */
+    int64_t k0 = p->pk || r0 - window + 1 <= 0 ? 0 : r0 - window + 1, nk = r1 - k0;
     float scale = hp->attn_scale > 0 ? (float)hp->attn_scale : 1.0f / sqrtf((float)hd);
     const float *base = p->s->qkv + seq * T * ld;
     float *qb = work, *ob = qb + rows * hd, *sc = ob + rows * hd;
@@ -179,7 +193,11 @@ static void attend_unit(const pass *p, int64_t seq, int64_t g, int64_t r0, int64
     for (int64_t j = 0; j < rep; j++)
         for (int64_t i = 0; i < nr; i++) {
             int64_t t = r0 + i, lo = t - window + 1 > 0 ? t - window + 1 : 0;
-            softmax_row(sc + (j * nr + i) * nk, nk, k0, lo, t);
+            if (p->pk)
+                softmax_packed_row(sc + (j * nr + i) * nk, nk, p->pk->pos + seq * T,
+                                   p->pk->seg + seq * T, t, window);
+            else
+                softmax_row(sc + (j * nr + i) * nk, nk, k0, lo, t);
         }
     mw_gemm_nn(rows, hd, nk, sc, nk, base + k0 * ld + Q + KV + g * hd, ld, ob, hd, false);
     for (int64_t j = 0; j < rep; j++)
@@ -237,8 +255,14 @@ static void glu(const pass *p) {
 
 void mw_block_forward(const mw_model *m, const mw_block *b, float *x, int64_t n_seq, int64_t T,
                       mw_block_scratch *s, const mw_observer *obs) {
+    mw_block_forward_packed(m, b, x, n_seq, T, NULL, s, obs);
+}
+
+void mw_block_forward_packed(const mw_model *m, const mw_block *b, float *x, int64_t n_seq,
+                             int64_t T, const mw_packing *pk, mw_block_scratch *s,
+                             const mw_observer *obs) {
     const mw_hparams *hp = mw_model_hparams(m);
-    pass p = {m, hp, b, s, n_seq, T, n_seq * T};
+    pass p = {m, hp, b, s, n_seq, T, n_seq * T, pk};
     int64_t M = p.M, E = hp->n_embd, F = hp->n_ff;
     float eps = (float)hp->norm_eps;
 
