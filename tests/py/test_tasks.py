@@ -12,6 +12,10 @@
     --multiple-choice on the F32 copy of SmolLM2 picking the same choices;
   * bad files: one error line naming the line, nothing written.
 
+The choices of an item run as one packed window (the shared context once);
+the numpy reference runs each choice as its own sequence, so the agreement
+checks the packing (positions, masks, sliding windows) too.
+
 Tolerance against numpy: the forward tests measure log-probs within 5e-6 on
 these models (f32 against f64); a sum over at most a dozen tokens stays
 within 1e-4.
@@ -51,6 +55,14 @@ TINY_ITEMS = [
      "choices": [" thirteen", " zero"], "label": 0},
     {"lang": "fr", "task": "t", "context": "\u00e9t\u00e9 et", "choices": [" \u00e0 la", " \u00fc"],
      "label": 0},
+    # longer than the tiny Gemma's sliding window (32), choices sharing their
+    # first words: the packed window's positions and prefix rows scored for
+    # several choices
+    {"lang": "en", "context": "the quick brown fox jumps over the lazy dog while the small "
+     "bird sings a long song about the river that runs past the old mill, and the farmer "
+     "who owns the mill counts his sheep one by one as the sun goes down behind the hills "
+     "of the quiet valley where nothing much has happened for a hundred years, until",
+     "choices": [" the old mill again", " the old bridge", " a new song"], "label": 0},
 ]
 
 
