@@ -7,7 +7,7 @@
 #include "eval/tasks.h"
 
 #include "core/err.h"
-#include "model/block.h"
+#include "eval/blocks.h"
 #include "model/head.h"
 
 #include <stdio.h>
@@ -57,17 +57,6 @@ static struct ord pack_item(const mw_task_seqs *s, int64_t item) {
     for (int64_t i = 0; i < k; i++)
         len += n_seen(c + i) - shared;
     return (struct ord){item, len, shared};
-}
-
-struct progress {
-    mw_progress_fn fn;
-    void *user;
-    int64_t done, total;
-};
-
-static void tick(struct progress *p, const char *what) {
-    p->done++;
-    if (p->fn) p->fn(p->user, what, p->done, p->total);
 }
 
 /* A group of packed windows of T tokens: token ids, RoPE positions and
@@ -136,33 +125,14 @@ static bool fill_window(const mw_task_seqs *s, const struct ord *o, struct group
     return true;
 }
 
-static enum mw_status run_blocks(const mw_model *m, struct group *g, struct progress *p,
-                                 mw_err *err) {
-    const mw_hparams *hp = mw_model_hparams(m);
-    mw_packing pk = {g->pos, g->seg};
-    mw_block_scratch sc;
-    enum mw_status st = mw_block_scratch_init(&sc, hp, g->n_win, g->T, err);
-    for (int64_t b = 0; b < hp->n_layer && !st; b++) {
-        mw_block blk;
-        if ((st = mw_block_load(m, b, &blk, err))) break;
-        mw_block_forward_packed(m, &blk, g->x, g->n_win, g->T, &pk, &sc, NULL);
-        mw_block_free(&blk);
-        char what[32];
-        snprintf(what, sizeof what, "block %lld", (long long)b);
-        tick(p, what);
-    }
-    mw_block_scratch_free(&sc);
-    return st;
-}
-
 /* The output head over the scored positions, HEAD_ROWS at a time (a row of
  * the shared prefix can count for several choices, with different targets). */
-static enum mw_status score_group(const mw_model *m, struct group *g, struct progress *p, float *hx,
-                                  double *ll, mw_err *err) {
+static enum mw_status score_group(const mw_model *m, struct group *g, mw_eval_progress *p,
+                                  float *hx, double *ll, mw_err *err) {
     int64_t E = mw_model_hparams(m)->n_embd, n = g->n_win * g->T;
     double nll[HEAD_ROWS];
     enum mw_status s = mw_embed(m, g->tokens, n, g->x, err);
-    if (!s) s = run_blocks(m, g, p, err);
+    if (!s) s = mw_eval_blocks(m, g->x, g->n_win, g->T, &(mw_packing){g->pos, g->seg}, p, err);
     for (int64_t i = 0; i < g->n_scored && !s; i += HEAD_ROWS) {
         int64_t c = g->n_scored - i < HEAD_ROWS ? g->n_scored - i : HEAD_ROWS;
         for (int64_t j = 0; j < c; j++)
@@ -171,7 +141,7 @@ static enum mw_status score_group(const mw_model *m, struct group *g, struct pro
         for (int64_t j = 0; j < c; j++)
             ll[g->owner[i + j]] -= nll[j];
     }
-    if (!s) tick(p, "output head");
+    if (!s) mw_eval_tick(p, "output head");
     return s;
 }
 
@@ -207,7 +177,7 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     int64_t n_groups = 0;
     for (int64_t i = 0; i < n_items; i += group_size(o, i, n_items))
         n_groups++;
-    struct progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
+    mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
     /* the first group is the largest: its buffers serve every group */
     int64_t cap = max_T * per_group(max_T);
     cap = cap > GROUP_TOKENS ? cap : GROUP_TOKENS;

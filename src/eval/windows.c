@@ -1,7 +1,7 @@
 #include "eval/windows.h"
 
 #include "core/err.h"
-#include "model/block.h"
+#include "eval/blocks.h"
 #include "model/head.h"
 
 #include <stdio.h>
@@ -76,35 +76,6 @@ enum mw_status mw_windows_llamacpp(const int32_t *tokens, int64_t n, int64_t ctx
     return MW_OK;
 }
 
-struct progress {
-    mw_progress_fn fn;
-    void *user;
-    int64_t done, total;
-};
-
-static void tick(struct progress *p, const char *what) {
-    p->done++;
-    if (p->fn) p->fn(p->user, what, p->done, p->total);
-}
-
-static enum mw_status run_blocks(const mw_model *m, float *x, int64_t n_win, int64_t T,
-                                 struct progress *p, mw_err *err) {
-    const mw_hparams *hp = mw_model_hparams(m);
-    mw_block_scratch s;
-    enum mw_status st = mw_block_scratch_init(&s, hp, n_win, T, err);
-    for (int64_t b = 0; b < hp->n_layer && !st; b++) {
-        mw_block blk;
-        if ((st = mw_block_load(m, b, &blk, err))) break;
-        mw_block_forward(m, &blk, x, n_win, T, &s, NULL);
-        mw_block_free(&blk);
-        char what[32];
-        snprintf(what, sizeof what, "block %lld", (long long)b);
-        tick(p, what);
-    }
-    mw_block_scratch_free(&s);
-    return st;
-}
-
 /* Moves the hidden states of scored positions to the front of x. */
 static int64_t gather_scored(float *x, const int32_t *targets, int64_t n, int64_t E,
                              int32_t *tgt_out) {
@@ -118,8 +89,8 @@ static int64_t gather_scored(float *x, const int32_t *targets, int64_t n, int64_
 }
 
 static enum mw_status score_group(const mw_model *m, const mw_windows *w, int64_t first,
-                                  int64_t n_win, struct progress *p, double *nll, int64_t *n_scored,
-                                  mw_err *err) {
+                                  int64_t n_win, mw_eval_progress *p, double *nll,
+                                  int64_t *n_scored, mw_err *err) {
     int64_t E = mw_model_hparams(m)->n_embd, n = n_win * w->T;
     float *x = malloc((size_t)n * (size_t)E * sizeof(float));
     int32_t *tgt = malloc((size_t)n * sizeof(int32_t));
@@ -127,7 +98,7 @@ static enum mw_status score_group(const mw_model *m, const mw_windows *w, int64_
     enum mw_status s = MW_OK;
     if (!x || !tgt || !part) s = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations");
     if (!s) s = mw_embed(m, w->tokens + first * w->T, n, x, err);
-    if (!s) s = run_blocks(m, x, n_win, w->T, p, err);
+    if (!s) s = mw_eval_blocks(m, x, n_win, w->T, NULL, p, err);
     int64_t k = s ? 0 : gather_scored(x, w->targets + first * w->T, n, E, tgt);
     for (int64_t i = 0; i < k && !s; i += HEAD_ROWS) {
         int64_t c = k - i < HEAD_ROWS ? k - i : HEAD_ROWS;
@@ -137,7 +108,7 @@ static enum mw_status score_group(const mw_model *m, const mw_windows *w, int64_
     }
     if (!s) {
         *n_scored += k;
-        tick(p, "output head");
+        mw_eval_tick(p, "output head");
     }
     free(x);
     free(tgt);
@@ -149,7 +120,7 @@ enum mw_status mw_windows_nll(const mw_model *m, const mw_windows *w, mw_progres
                               void *user, double *nll, int64_t *n_scored, mw_err *err) {
     int64_t per_group = GROUP_TOKENS / w->T > 0 ? GROUP_TOKENS / w->T : 1;
     int64_t n_groups = (w->n_win + per_group - 1) / per_group;
-    struct progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
+    mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
     *nll = 0;
     *n_scored = 0;
     for (int64_t g = 0; g < n_groups; g++) {
