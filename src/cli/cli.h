@@ -14,6 +14,9 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same for a wrong command line; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Integer option: prints a usage error naming `opt` unless lo <= v <= hi. */
+int cli_parse_int(const char *cmd, const char *arg, const char *opt, long long lo, long long hi,
+                  long long *out);
 
 /* Turns a model alias (gemma3-270m, smollm2-135m) into the installed file;
  * other arguments are returned unchanged. NULL (with a message printed) when

@@ -14,17 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_parse_int(const char *cmd, const char *arg, const char *opt, long long lo, long long hi,
-                  long long *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(arg, &end, 10);
-    if (!*arg || *end || errno || v < lo || v > hi)
-        return cli_usage_error(cmd, "%s must be %lld to %lld, not '%s'", opt, lo, hi, arg);
-    *out = v;
-    return CLI_OK;
-}
-
 /* "5G", "500M", "123" -> bytes (powers of 1000, as Hugging Face counts) */
 bool cli_parse_size(const char *s, uint64_t *out) {
     char *end;

@@ -8,9 +8,6 @@
 
 #include <stdint.h>
 
-/* Integer option: prints a usage error naming `opt` unless lo <= v <= hi. */
-int cli_parse_int(const char *cmd, const char *arg, const char *opt, long long lo, long long hi,
-                  long long *out);
 /* "5G", "500M", "123" -> bytes (powers of 1000, as Hugging Face counts). */
 bool cli_parse_size(const char *s, uint64_t *out);
 

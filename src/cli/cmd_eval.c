@@ -44,8 +44,7 @@ static const char USAGE[] =
 
 struct opts {
     const char *text_dir, *ids_path, *langs, *json_path;
-    long ctx, threads;
-    long long max_windows; /* 0: all */
+    long long ctx, threads, max_windows; /* max_windows 0: all */
     bool llamacpp;
 };
 
@@ -68,11 +67,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     *o = (struct opts){.ctx = 512};
-    int c;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", OPTS, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'x':
             o->text_dir = optarg;
@@ -90,20 +88,15 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             o->llamacpp = true;
             break;
         case 'c':
-            o->ctx = strtol(optarg, &end, 10);
-            if (*end || o->ctx < 4 || o->ctx > 1 << 20)
-                return cli_usage_error("eval", "--ctx must be 4 to 1048576, not '%s'", optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--ctx", 4, 1 << 20, &o->ctx))) return rc;
             break;
         case 't':
-            o->threads = strtol(optarg, &end, 10);
-            if (*end || o->threads < 1 || o->threads > 1024)
-                return cli_usage_error("eval", "--threads must be 1 to 1024, not '%s'", optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--threads", 1, 1024, &o->threads))) return rc;
             break;
         case 'w':
-            o->max_windows = strtoll(optarg, &end, 10);
-            if (*end || o->max_windows < 1 || o->max_windows > 1000000000)
-                return cli_usage_error("eval", "--max-windows must be 1 to 1000000000, not '%s'",
-                                       optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--max-windows", 1, 1000000000,
+                                    &o->max_windows)))
+                return rc;
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -191,7 +184,7 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     cli_progress_init(&p, task);
     if (!s) s = mw_windows_nll(m, &w, cli_progress_update, &p, &r->nll, &r->scored, &err);
     if (!s && r->scored == 0) {
-        snprintf(err.msg, sizeof err.msg, "%lld tokens leave nothing to score with --ctx %ld",
+        snprintf(err.msg, sizeof err.msg, "%lld tokens leave nothing to score with --ctx %lld",
                  (long long)ids.n, o->ctx);
         s = MW_ERR_ARG;
     }

@@ -45,7 +45,7 @@ struct opts {
     const char *files[MAX_FILES];
     int n_files;
     const char *langs, *json_path, *items_path;
-    long ctx, threads, limit;
+    long long ctx, threads, limit;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
@@ -59,11 +59,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     *o = (struct opts){0};
-    int c;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", OPTS, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'T':
             if (o->n_files == MAX_FILES)
@@ -80,20 +79,14 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             o->items_path = optarg;
             break;
         case 'c':
-            o->ctx = strtol(optarg, &end, 10);
-            if (*end || o->ctx < 2 || o->ctx > 1 << 20)
-                return cli_usage_error("eval", "--ctx must be 2 to 1048576, not '%s'", optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--ctx", 2, 1 << 20, &o->ctx))) return rc;
             break;
         case 'n':
-            o->limit = strtol(optarg, &end, 10);
-            if (*end || o->limit < 1)
-                return cli_usage_error("eval", "--limit must be a positive number, not '%s'",
-                                       optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--limit", 1, 1000000000, &o->limit)))
+                return rc;
             break;
         case 't':
-            o->threads = strtol(optarg, &end, 10);
-            if (*end || o->threads < 1 || o->threads > 1024)
-                return cli_usage_error("eval", "--threads must be 1 to 1024, not '%s'", optarg);
+            if ((rc = cli_parse_int("eval", optarg, "--threads", 1, 1024, &o->threads))) return rc;
             break;
         case 'h':
             fputs(USAGE, stdout);

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,5 +124,16 @@ int cli_write_json(const char *path, const json_t *doc) {
         unlink(tmp);
         return cli_error("cannot write %s", path);
     }
+    return CLI_OK;
+}
+
+int cli_parse_int(const char *cmd, const char *arg, const char *opt, long long lo, long long hi,
+                  long long *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (!*arg || *end || errno || v < lo || v > hi)
+        return cli_usage_error(cmd, "%s must be %lld to %lld, not '%s'", opt, lo, hi, arg);
+    *out = v;
     return CLI_OK;
 }
