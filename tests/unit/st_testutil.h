@@ -3,6 +3,7 @@
 #ifndef MW_TEST_ST_TESTUTIL_H
 #define MW_TEST_ST_TESTUTIL_H
 
+#include "check.h"
 #include "mwanda.h"
 
 #include <dirent.h>
@@ -11,16 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int g_failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            g_failures++;                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* Status got is `want`, and the message holds `part` (when not NULL). */
 static inline void check_err(const char *file, int line, enum mw_status got, enum mw_status want,

@@ -1,24 +1,13 @@
 /* Tests of mw_dequantize against golden files made with gguf-py
  * (scripts/gen_dequant_golden.py), of its error paths, and of the 16-bit
  * float conversions of types.c against independent references. */
+#include "check.h"
 #include "mwanda.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static uint32_t fbits(float f) {
     uint32_t u;
@@ -338,6 +327,6 @@ int main(int argc, char **argv) {
     test_pieces_and_garbage();
     test_16bit_to_f32();
     test_f32_to_16bit();
-    if (failures) printf("%d FAILURES\n", failures);
-    return failures ? 1 : 0;
+    if (g_failures) printf("%d FAILURES\n", g_failures);
+    return g_failures ? 1 : 0;
 }

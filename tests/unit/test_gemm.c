@@ -6,6 +6,7 @@
  *    promises (gemm_impl.h): per k block a chain s = s + a[k] * b[k] from
  *    0, added to C block after block;
  * and the same bits with 1, 2 and 3 threads. */
+#include "check.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_impl.h"
 
@@ -26,18 +27,6 @@
 #define TILE_NAME  test_impl_v512_logic
 #define TILE_LABEL "v512-logic"
 #include "kernels/gemm_tile.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static float rnd_unit(void) { /* uniform in [-1, 1) */
@@ -325,6 +314,6 @@ int main(void) {
     subjects[n++] = (struct subject){"grid(ref)", grid_nt, grid_nn, NULL};
     printf("backend %s, own path %s\n", mw_gemm_backend(), mw_gemm_path_name(mw_gemm_get_path()));
     test_subjects(subjects, n);
-    if (failures) printf("%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (g_failures) printf("%d g_failures\n", g_failures);
+    return g_failures ? 1 : 0;
 }

@@ -2,6 +2,7 @@
  * derived from SentencePiece scores, and bad input of every kind (one-line errors, the
  * right status, no crash: run it under the sanitizers too). The real models are tested
  * in tests/py/test_hf_tokenizer.py. */
+#include "check.h"
 #include "io/hf_tokenizer.h"
 
 #include <stdio.h>
@@ -9,16 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
 static char dir[256]; /* scratch folder */
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static void path_of(char *out, size_t cap, const char *name) {
     snprintf(out, cap, "%s/%s", dir, name);
@@ -465,6 +457,6 @@ int main(int argc, char **argv) {
     test_bad_gguf();
     clear_dir();
     rmdir(dir);
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    if (g_failures) fprintf(stderr, "%d check(s) failed\n", g_failures);
+    return g_failures ? 1 : 0;
 }

@@ -4,6 +4,7 @@
  * bit), OWL, CWL, the allocation, the pattern parser and every error path.
  * The numpy reference (scripts/ref_prune.py) is compared in
  * tests/py/test_prune_ref.py. */
+#include "check.h"
 #include "prune/prune.h"
 #include "prune/select.h"
 
@@ -12,18 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 static uint64_t rnd(void) {
@@ -586,8 +575,8 @@ int main(void) {
     test_cwl();
     test_allocation();
     test_pattern();
-    if (failures) {
-        printf("%d failures\n", failures);
+    if (g_failures) {
+        printf("%d g_failures\n", g_failures);
         return 1;
     }
     printf("OK\n");

@@ -2,24 +2,13 @@
  * line), argmax ties, the Wilson interval (its bounds solve the interval's
  * quadratic) and the summary per (task, language). Encoding and scoring
  * against tokenizers and a numpy model are in tests/py/test_tasks.py. */
+#include "check.h"
 #include "eval/tasks.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static const char GOOD[] =
     "{\"lang\": \"de\", \"context\": \"Der Himmel ist\", \"choices\": [\" blau.\", \" laut.\"], "
@@ -227,8 +216,8 @@ int main(void) {
     test_argmax();
     test_wilson();
     test_summary();
-    if (failures) {
-        printf("%d failures\n", failures);
+    if (g_failures) {
+        printf("%d g_failures\n", g_failures);
         return 1;
     }
     printf("OK\n");

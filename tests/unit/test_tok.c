@@ -4,6 +4,7 @@
  * unknowns, the two rules for finding added tokens in text, decoding, bad input and
  * encoding from several threads at once. The real models are tested in
  * tests/py/test_tokenize*.py. */
+#include "check.h"
 #include "io/hf_tokenizer.h"
 #include "tok/tok.h"
 
@@ -14,16 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
 static char dir[256];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 #define META "\xe2\x96\x81" /* U+2581 */
 
@@ -426,6 +418,6 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s/tokenizer.json", dir);
     unlink(p);
     rmdir(dir);
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    if (g_failures) fprintf(stderr, "%d check(s) failed\n", g_failures);
+    return g_failures ? 1 : 0;
 }
