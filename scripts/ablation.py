@@ -73,9 +73,16 @@ def configs():
         for d in ("1-r", "r"):
             grid.append((f"bal+sigma-l{lam}+cwl-{d}",
                          b[:2] + b[4:] + ["--cwl", "on", "--cwl-dir", d, "--cwl-lambda", "0.04"]))
+    # together without balancing (which the 50% grid shows costs held-out languages)
+    for lam in ("0.25", "0.5"):
+        for big in ("0.02", "0.04"):
+            grid.append((f"sigma-l{lam}+cwl-1-r-L{big}",
+                         with_(**{"lambda": lam, "cwl": "on", "cwl_dir": "1-r",
+                                  "cwl_lambda": big})))
     at_60 = {"wanda", "balance", "sigma-l0.5", "prob-mean-g0.5", "cwl-1-r-L0.04", "cwl-r-L0.04",
-             "owl", "bal+sigma-l0.5", "bal+sigma-l0.5+cwl-1-r"}
-    at_nm = {"wanda", "balance", "sigma-l0.5", "prob-mean-g0.5", "bal+sigma-l0.5"}
+             "owl", "bal+sigma-l0.5", "bal+sigma-l0.5+cwl-1-r", "cwl-1-r-L0.02",
+             "sigma-l0.25+cwl-1-r-L0.02", "sigma-l0.25+cwl-1-r-L0.04"}
+    at_nm = {"wanda", "balance", "sigma-l0.25", "sigma-l0.5", "prob-mean-g0.5", "bal+sigma-l0.5"}
     out = []
     for setting in ("0.5", "0.6", "2:4"):
         for name, opts in grid:
@@ -109,6 +116,7 @@ def main():
     ap.add_argument("--model", default="gemma3-270m")
     ap.add_argument("--samples", default="8")
     ap.add_argument("--ctx", default="256")
+    ap.add_argument("--seed", default=None, help="calibration windows' seed (calibrate's default)")
     ap.add_argument("--eval-windows", default="1")
     ap.add_argument("--only", default="")
     ap.add_argument("--task-items", default="2",
@@ -117,6 +125,8 @@ def main():
                     "0.6/wanda,0.6/bal+sigma-l0.5+cwl-1-r",
                     help="configurations also scored on the tasks (the dense model always is)")
     ap.add_argument("--mwanda", default=str(ROOT / "build" / "release" / "mwanda"))
+    ap.add_argument("--table-only", action="store_true",
+                    help="only write the table and the plot from OUT_DIR/results.json")
     a = ap.parse_args()
     mw = a.mwanda
     a.out.mkdir(parents=True, exist_ok=True)
@@ -128,11 +138,15 @@ def main():
     tasks = ROOT / "data" / "tasks" / "valid.jsonl"
     res_path = a.out / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
+    if a.table_only:
+        write_table(a.out, results, calib, unseen)
+        return
 
     stats = a.out / "stats.gguf"
     if not stats.exists():
         say(f"calibrating {a.model} on {len(calib)} languages")
-        run([mw, "calibrate", a.model, "--samples", a.samples, "--ctx", a.ctx, "-o", stats])
+        run([mw, "calibrate", a.model, "--samples", a.samples, "--ctx", a.ctx, "-o", stats,
+             *(["--seed", a.seed] if a.seed else [])])
 
     task_configs = set(a.task_configs.split(",")) if a.task_configs else set()
 
@@ -149,7 +163,7 @@ def main():
 
     if "dense" not in results:
         say("evaluating the dense model")
-        results["dense"] = evaluate(a.model, "dense", True)
+        results["dense"] = evaluate(a.model, "dense", bool(task_configs))
         res_path.write_text(json.dumps(results, indent=1))
     only = set(a.only.split(",")) if a.only else None
     todo = [c for c in configs() if c[0] not in results and (not only or c[0] in only)]
@@ -172,46 +186,71 @@ def main():
     write_table(a.out, results, calib, unseen)
 
 
+def task_acc(r):
+    """Mean accuracy over every (task, language) group of a tasks JSON."""
+    accs = [v["acc"] for t in r["tasks"].values() for v in
+            (t.values() if isinstance(next(iter(t.values())), dict) else [t])]
+    return sum(accs) / len(accs)
+
+
 def write_table(out, results, calib, unseen):
     dense = results["dense"]["eval"]
     rows = []
     for name, r in results.items():
-        if name == "dense":
-            continue
         ev = r["eval"]
         row = {"name": name,
                "calib": mean_log_ratio(ev, dense, calib),
                "unseen": mean_log_ratio(ev, dense, unseen)}
         if "tasks" in r:
-            accs = [v["acc"] for t in r["tasks"].values() for v in
-                    (t.values() if isinstance(next(iter(t.values())), dict) else [t])]
-            row["acc"] = sum(accs) / len(accs)
+            row["acc"] = task_acc(r)
         rows.append(row)
-    lines = ["| configuration | ppl ratio, calibration languages | ppl ratio, unseen | task acc |",
-             "|---|---:|---:|---:|"]
+    by_name = {r["name"]: r for r in rows}
+    lines = ["| configuration | ppl ratio, calibration languages | ppl ratio, held-out languages "
+             "| vs Wanda, calibration | vs Wanda, held-out | task acc |",
+             "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         acc = f"{r['acc']:.3f}" if "acc" in r else "-"
-        lines.append(f"| {r['name']} | {r['calib']:.4f} | {r['unseen']:.4f} | {acc} |")
+        base = by_name.get(r["name"].split("/")[0] + "/wanda")
+        rel = ["-", "-"]
+        if base and r["name"] != "dense":
+            rel = [f"{100 * (r[k] / base[k] - 1):+.1f}%" for k in ("calib", "unseen")]
+        lines.append(f"| {r['name']} | {r['calib']:.4f} | {r['unseen']:.4f} | {rel[0]} | {rel[1]} "
+                     f"| {acc} |")
     (out / "ablation.md").write_text("\n".join(lines) + "\n")
-    write_plot(out / "ablation.svg", rows)
+    write_plot(out / "ablation.svg", [r for r in rows if r["name"] != "dense"])
     print("\n".join(lines))
 
 
 def write_plot(path, rows):
-    """Horizontal bars: geometric-mean perplexity ratio (pruned / dense) per
-    configuration, calibration and unseen languages side by side."""
-    h = 18 * len(rows) + 80
-    vmax = max([r["calib"] for r in rows] + [r["unseen"] for r in rows] + [1.0])
+    """Horizontal bars on a log scale: geometric-mean perplexity ratio
+    (pruned / dense) per configuration, calibration and held-out languages
+    side by side, a dashed line at Wanda's value for each setting; ratios
+    beyond the axis are cut and labelled."""
+    cap = 4.0
+    h = 18 * len(rows) + 90
     x0, w = 230, 520
-    sx = lambda v: x0 + (v - 1.0) / (vmax - 1.0 + 1e-12) * w  # noqa: E731
-    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x0 + w + 60}" height="{h}" '
+    vmax = min(max([r["calib"] for r in rows] + [r["unseen"] for r in rows] + [1.5]), cap)
+    lo = 1.0
+
+    def sx(v):
+        v = min(max(v, lo), vmax)
+        return x0 + math.log(v / lo) / math.log(vmax / lo) * w
+
+    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x0 + w + 110}" height="{h}" '
           'font-family="sans-serif" font-size="11">',
-          f'<text x="{x0}" y="16" font-size="13">perplexity ratio to dense (geometric mean), '
-          'valid split</text>',
+          f'<rect width="{x0 + w + 110}" height="{h}" fill="white"/>',
+          f'<text x="{x0}" y="16" font-size="13">perplexity ratio to dense (geometric mean, '
+          'log scale), valid split</text>',
           f'<rect x="{x0 + 10}" y="26" width="10" height="10" fill="#0072B2"/>'
           f'<text x="{x0 + 24}" y="35">calibration languages</text>',
           f'<rect x="{x0 + 170}" y="26" width="10" height="10" fill="#E69F00"/>'
-          f'<text x="{x0 + 184}" y="35">unseen languages</text>']
+          f'<text x="{x0 + 184}" y="35">held-out languages</text>']
+    ticks = [t for t in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0) if t <= vmax]
+    for t in ticks:
+        el.append(f'<line x1="{sx(t):.1f}" y1="44" x2="{sx(t):.1f}" y2="{h - 24}" '
+                  'stroke="#ddd"/>')
+        el.append(f'<text x="{sx(t):.1f}" y="{h - 10}" text-anchor="middle">{t:g}x</text>')
+    wanda = {r["name"].split("/")[0]: r for r in rows if r["name"].endswith("/wanda")}
     for i, r in enumerate(rows):
         y = 50 + 18 * i
         el.append(f'<text x="{x0 - 6}" y="{y + 11}" text-anchor="end">{r["name"]}</text>')
@@ -221,8 +260,13 @@ def write_plot(path, rows):
                 continue
             el.append(f'<rect x="{x0}" y="{y + 7 * j}" width="{max(sx(v) - x0, 0.5):.1f}" '
                       f'height="7" fill="{col}"><title>{r["name"]} {k}: {v:.4f}</title></rect>')
-        el.append(f'<text x="{sx(max(r["calib"], r["unseen"])) + 4:.1f}" y="{y + 11}">'
-                  f'{r["calib"]:.3f} / {r["unseen"]:.3f}</text>')
+            base = wanda.get(r["name"].split("/")[0])
+            if base and math.isfinite(base[k]):
+                el.append(f'<line x1="{sx(base[k]):.1f}" y1="{y + 7 * j}" x2="{sx(base[k]):.1f}" '
+                          f'y2="{y + 7 * j + 7}" stroke="black" stroke-dasharray="2,1"/>')
+        big = max(r["calib"], r["unseen"])
+        label = f'{r["calib"]:.3f} / {r["unseen"]:.3f}' + (" (cut)" if big > vmax else "")
+        el.append(f'<text x="{sx(big) + 4:.1f}" y="{y + 11}">{label}</text>')
     el.append("</svg>")
     path.write_text("\n".join(el) + "\n")
 
