@@ -54,7 +54,7 @@ def configs():
 
     grid = [("wanda", ["--method", "wanda"]),
             ("mw-off", mw),  # must equal wanda: a check of the sweep itself
-            ("balance", [o for o in mw if o != "--no-balance"])]
+            ("balance", [o if o != "--no-balance" else "--balance" for o in mw])]
     for lam in ("0.25", "0.5", "1", "2"):
         grid.append((f"sigma-l{lam}", with_(**{"lambda": lam})))
     for agg in ("mean", "max"):
@@ -65,7 +65,7 @@ def configs():
             grid.append((f"cwl-{d}-L{big}", with_(cwl="on", cwl_dir=d, cwl_lambda=big)))
     grid.append(("owl", ["--method", "owl"]))
     # together: balance + sigma, with and without CWL
-    bal = [o for o in mw if o != "--no-balance"]
+    bal = [o if o != "--no-balance" else "--balance" for o in mw]
     for lam in ("0.5", "1"):
         b = list(bal)
         b[b.index("--lambda") + 1] = lam

@@ -29,9 +29,11 @@ static const char USAGE[] =
     "  magnitude  |W|, one threshold per matrix (per group for N:M)\n"
     "  wanda      |W| * ||X||, lowest scores of each row\n"
     "  owl        Wanda with a sparsity per block from its share of outlier scores\n"
-    "  mwanda     M-Wanda: language-balanced activations, their cross-lingual\n"
-    "             spread and activation probability in the score, and a sparsity\n"
-    "             per block from cross-lingual correlation (CWL)\n"
+    "  mwanda     M-Wanda: Wanda's score with optional language-balanced\n"
+    "             activations, their cross-lingual spread and activation\n"
+    "             probability, and a sparsity per block from cross-lingual\n"
+    "             correlation (CWL); defaults from docs/ablation.md: CWL on\n"
+    "             (1-r, 0.02), the score terms off\n"
     "With calibration text the statistics of each block are taken after the\n"
     "earlier blocks were pruned (Wanda's sequential procedure); with --stats\n"
     "(a file of `mwanda calibrate`) the weights are pruned in one pass.\n"
@@ -44,14 +46,15 @@ static const char USAGE[] =
     "  --llamacpp-windows    calibration windows, as for `mwanda calibrate`\n"
     "                        (default: the shipped corpus, 16 windows of 256)\n"
     "  --stats FILE          statistics of `mwanda calibrate` instead of text\n"
-    "  --lambda X            M-Wanda: weight of the cross-lingual spread (default 0.5)\n"
+    "  --lambda X            M-Wanda: weight of the cross-lingual spread (default 0)\n"
     "  --gamma X             M-Wanda: exponent of the activation probability (0: off)\n"
     "  --prob mean|max       M-Wanda: how the languages' probabilities combine (mean)\n"
-    "  --no-balance          M-Wanda: pooled instead of language-balanced activations\n"
+    "  --balance             M-Wanda: language-balanced activations (default: pooled;\n"
+    "                        --no-balance says so explicitly)\n"
     "  --cwl on|off          M-Wanda: sparsity per block from correlation (on)\n"
     "  --cwl-dir 1-r|r       which blocks CWL spares: where languages differ (1-r)\n"
     "                        or where they agree (r)\n"
-    "  --cwl-lambda X        CWL: largest deviation from the target (default 0.04)\n"
+    "  --cwl-lambda X        CWL: largest deviation from the target (default 0.02)\n"
     "  --owl-m X             OWL: outlier threshold in means (default 5)\n"
     "  --owl-lambda X        OWL: largest deviation from the target (default 0.08)\n"
     "  --type T              f32 (default), f16 or bf16\n"
@@ -116,6 +119,7 @@ enum {
     O_GAMMA,
     O_PROB,
     O_NO_BALANCE,
+    O_BALANCE,
     O_CWL,
     O_CWL_DIR,
     O_CWL_LAMBDA,
@@ -163,6 +167,9 @@ static int parse_option(int c, struct opts *o, char **argv) {
         return CLI_OK;
     case O_NO_BALANCE:
         o->p.score.balance = false;
+        return CLI_OK;
+    case O_BALANCE:
+        o->p.score.balance = true;
         return CLI_OK;
     case O_SAMPLES:
         if (strcmp(optarg, "all") == 0) {
@@ -266,6 +273,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                          {"gamma", required_argument, NULL, O_GAMMA},
                                          {"prob", required_argument, NULL, O_PROB},
                                          {"no-balance", no_argument, NULL, O_NO_BALANCE},
+                                         {"balance", no_argument, NULL, O_BALANCE},
                                          {"cwl", required_argument, NULL, O_CWL},
                                          {"cwl-dir", required_argument, NULL, O_CWL_DIR},
                                          {"cwl-lambda", required_argument, NULL, O_CWL_LAMBDA},
