@@ -222,51 +222,50 @@ def write_table(out, results, calib, unseen):
 
 
 def write_plot(path, rows):
-    """Horizontal bars on a log scale: geometric-mean perplexity ratio
-    (pruned / dense) per configuration, calibration and held-out languages
-    side by side, a dashed line at Wanda's value for each setting; ratios
-    beyond the axis are cut and labelled."""
-    cap = 4.0
-    h = 18 * len(rows) + 90
-    x0, w = 230, 520
-    vmax = min(max([r["calib"] for r in rows] + [r["unseen"] for r in rows] + [1.5]), cap)
-    lo = 1.0
+    """Horizontal bars: each configuration's change in perplexity against
+    Wanda at the same setting (geometric mean over languages, in percent),
+    calibration and held-out languages side by side; changes beyond the
+    axis are cut and labelled with their value."""
+    lim_lo, lim_hi = -6.0, 10.0
+    x0, w = 240, 460
+    wanda = {r["name"].split("/")[0]: r for r in rows if r["name"].endswith("/wanda")}
+    rows = [r for r in rows if not r["name"].endswith("/wanda")
+            and r["name"].split("/")[0] in wanda]
+    h = 18 * len(rows) + 100
 
     def sx(v):
-        v = min(max(v, lo), vmax)
-        return x0 + math.log(v / lo) / math.log(vmax / lo) * w
+        return x0 + (min(max(v, lim_lo), lim_hi) - lim_lo) / (lim_hi - lim_lo) * w
 
-    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x0 + w + 110}" height="{h}" '
+    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x0 + w + 190}" height="{h}" '
           'font-family="sans-serif" font-size="11">',
-          f'<rect width="{x0 + w + 110}" height="{h}" fill="white"/>',
-          f'<text x="{x0}" y="16" font-size="13">perplexity ratio to dense (geometric mean, '
-          'log scale), valid split</text>',
+          f'<rect width="{x0 + w + 190}" height="{h}" fill="white"/>',
+          f'<text x="{x0}" y="16" font-size="13">perplexity change against Wanda at the same '
+          'setting (valid split, lower is better)</text>',
           f'<rect x="{x0 + 10}" y="26" width="10" height="10" fill="#0072B2"/>'
-          f'<text x="{x0 + 24}" y="35">calibration languages</text>',
-          f'<rect x="{x0 + 170}" y="26" width="10" height="10" fill="#E69F00"/>'
-          f'<text x="{x0 + 184}" y="35">held-out languages</text>']
-    ticks = [t for t in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0) if t <= vmax]
-    for t in ticks:
+          f'<text x="{x0 + 24}" y="35">calibration languages (23)</text>',
+          f'<rect x="{x0 + 200}" y="26" width="10" height="10" fill="#E69F00"/>'
+          f'<text x="{x0 + 214}" y="35">held-out languages (20)</text>']
+    for t in range(int(lim_lo), int(lim_hi) + 1, 2):
+        col = "#888" if t == 0 else "#ddd"
         el.append(f'<line x1="{sx(t):.1f}" y1="44" x2="{sx(t):.1f}" y2="{h - 24}" '
-                  'stroke="#ddd"/>')
-        el.append(f'<text x="{sx(t):.1f}" y="{h - 10}" text-anchor="middle">{t:g}x</text>')
-    wanda = {r["name"].split("/")[0]: r for r in rows if r["name"].endswith("/wanda")}
+                  f'stroke="{col}"/>')
+        el.append(f'<text x="{sx(t):.1f}" y="{h - 10}" text-anchor="middle">{t:+d}%</text>')
     for i, r in enumerate(rows):
         y = 50 + 18 * i
+        base = wanda[r["name"].split("/")[0]]
+        rel = [100 * (r[k] / base[k] - 1) for k in ("calib", "unseen")]
         el.append(f'<text x="{x0 - 6}" y="{y + 11}" text-anchor="end">{r["name"]}</text>')
-        for j, (k, col) in enumerate((("calib", "#0072B2"), ("unseen", "#E69F00"))):
-            v = r[k]
+        for j, (v, col) in enumerate(zip(rel, ("#0072B2", "#E69F00"))):
             if not math.isfinite(v):
                 continue
-            el.append(f'<rect x="{x0}" y="{y + 7 * j}" width="{max(sx(v) - x0, 0.5):.1f}" '
-                      f'height="7" fill="{col}"><title>{r["name"]} {k}: {v:.4f}</title></rect>')
-            base = wanda.get(r["name"].split("/")[0])
-            if base and math.isfinite(base[k]):
-                el.append(f'<line x1="{sx(base[k]):.1f}" y1="{y + 7 * j}" x2="{sx(base[k]):.1f}" '
-                          f'y2="{y + 7 * j + 7}" stroke="black" stroke-dasharray="2,1"/>')
-        big = max(r["calib"], r["unseen"])
-        label = f'{r["calib"]:.3f} / {r["unseen"]:.3f}' + (" (cut)" if big > vmax else "")
-        el.append(f'<text x="{sx(big) + 4:.1f}" y="{y + 11}">{label}</text>')
+            a, b = sorted((sx(0), sx(v)))
+            el.append(f'<rect x="{a:.1f}" y="{y + 7 * j}" width="{max(b - a, 0.5):.1f}" '
+                      f'height="7" fill="{col}"><title>{r["name"]}: {v:+.1f}%</title></rect>')
+        cut = any(v > lim_hi or v < lim_lo for v in rel)
+        label = f"{rel[0]:+.1f}% / {rel[1]:+.1f}%"
+        if cut:
+            label = f"{r['calib'] / base['calib']:.0f}x / {r['unseen'] / base['unseen']:.0f}x (cut)"
+        el.append(f'<text x="{max(sx(max(rel)), sx(0)) + 4:.1f}" y="{y + 11}">{label}</text>')
     el.append("</svg>")
     path.write_text("\n".join(el) + "\n")
 
