@@ -37,8 +37,9 @@ void mw_prune_opts_init(mw_prune_opts *o, enum mw_method method) {
     o->owl_lambda = 0.08;
     /* M-Wanda's defaults, chosen by the ablation on validation text
      * (docs/ablation.md, Gemma 3 270M, 23 languages): only CWL, in the 1-r
-     * direction with Lambda 0.02, gained over Wanda at both 50% and 60% and
-     * on held-out languages; balancing cost held-out languages (+2.4% at
+     * direction with Lambda 0.02, gained over Wanda at both 50% and 60%, a
+     * small gain that held for held-out languages at 50% on a second draw
+     * and on the test split; balancing cost held-out languages (+2.4% at
      * 50%, +5.6% at 60%), the spread (lambda) gained nothing beyond noise,
      * and the probability term collapses the model (Gemma 3's largest
      * channels are negative on every token: p = 0 zeroes their columns). */
