@@ -8,8 +8,9 @@ Lambda) at 50% and 60% unstructured and at 2:4, on the default model,
 scoring on the validation split only (data/corpus/valid, and the validation
 tasks when data/tasks/valid.jsonl exists). Never reads test/.
 
-    scripts/ablation.py OUT_DIR [--model gemma3-270m] [--samples 8]
-                        [--eval-windows 1] [--only NAME,...] [--jobs-threads N]
+    scripts/ablation.py OUT_DIR [--model gemma3-270m] [--samples 8] [--seed S]
+                        [--eval-windows 1] [--only NAME,...] [--task-items 2]
+                        [--task-configs NAME,...] [--table-only]
 
 One calibration of the dense model (every calibration language) serves every
 configuration: each is pruned in one pass from those statistics (`mwanda
