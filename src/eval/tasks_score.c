@@ -20,17 +20,18 @@
 /* Scored positions sent to the output head at once. */
 #define HEAD_ROWS 512
 
-/* An item and the length of its packed window. */
+/* A packed window: choices first .. first + n - 1 of one item (sequence
+ * numbers), its length, and the tokens of the prefix they share. */
 struct ord {
-    int64_t item;
+    int64_t first, n;
     int64_t len;
-    int64_t shared; /* tokens of the prefix its choices share */
+    int64_t shared;
 };
 
 static int cmp_ord(const void *a, const void *b) {
     const struct ord *x = a, *y = b;
     if (x->len != y->len) return x->len > y->len ? -1 : 1; /* longest first */
-    return x->item < y->item ? -1 : x->item > y->item;
+    return x->first < y->first ? -1 : x->first > y->first;
 }
 
 /* Tokens of sequence q the model sees (all but the last). */
@@ -42,21 +43,30 @@ static int64_t n_seen(const mw_task_seq *q) {
     return q->n - 1 - q->start;
 }
 
-/* The longest prefix the seen tokens of every choice of the item share, and
- * the packed length: that prefix once, then the rest of each choice. */
-static struct ord pack_item(const mw_task_seqs *s, int64_t item) {
-    const mw_task_seq *c = s->seq + s->first[item];
-    int64_t k = s->first[item + 1] - s->first[item], shared = n_seen(c);
+/* The packed windows of an item, appended to o: the longest prefix the seen
+ * tokens of all its choices share, once, then the rest of each choice; an
+ * item whose choices would make a window longer than GROUP_TOKENS (many or
+ * long choices) gets several, each at least one choice. Returns how many. */
+static int64_t pack_item(const mw_task_seqs *s, int64_t item, struct ord *o) {
+    int64_t first = s->first[item], k = s->first[item + 1] - first;
+    const mw_task_seq *c = s->seq + first;
+    int64_t shared = n_seen(c);
     for (int64_t i = 1; i < k; i++) {
         int64_t j = 0, n = n_seen(c + i) < shared ? n_seen(c + i) : shared;
         while (j < n && seen(c + i)[j] == seen(c)[j])
             j++;
         shared = j;
     }
-    int64_t len = shared;
-    for (int64_t i = 0; i < k; i++)
-        len += n_seen(c + i) - shared;
-    return (struct ord){item, len, shared};
+    int64_t n_win = 0;
+    for (int64_t i = 0; i < k; n_win++) {
+        struct ord w = {first + i, 0, shared, shared};
+        while (i < k && (w.n == 0 || w.len + n_seen(c + i) - shared <= GROUP_TOKENS)) {
+            w.len += n_seen(c + i++) - shared;
+            w.n++;
+        }
+        o[n_win] = w;
+    }
+    return n_win;
 }
 
 /* A group of packed windows of T tokens: token ids, RoPE positions and
@@ -93,8 +103,8 @@ static bool add_scored(struct group *g, int64_t row, int32_t target, int64_t own
 static bool fill_window(const mw_task_seqs *s, const struct ord *o, struct group *g, int64_t w) {
     int64_t base = w * g->T, off = o->shared;
     int32_t *tok = g->tokens + base, *pos = g->pos + base, *seg = g->seg + base;
-    const mw_task_seq *c = s->seq + s->first[o->item];
-    int64_t k = s->first[o->item + 1] - s->first[o->item];
+    const mw_task_seq *c = s->seq + o->first;
+    int64_t k = o->n;
     for (int64_t j = 0; j < o->shared; j++) {
         tok[j] = seen(c)[j];
         pos[j] = (int32_t)j;
@@ -112,7 +122,7 @@ static bool fill_window(const mw_task_seqs *s, const struct ord *o, struct group
             int64_t next = q->start + j + 1;
             if (next < first_scored) continue;
             int64_t row = j < o->shared ? j : off + j - o->shared;
-            if (!add_scored(g, base + row, q->ids[next], s->first[o->item] + i)) return false;
+            if (!add_scored(g, base + row, q->ids[next], o->first + i)) return false;
         }
         off += n - o->shared;
     }
@@ -150,7 +160,7 @@ static int64_t per_group(int64_t T) {
     return GROUP_TOKENS / T > 0 ? GROUP_TOKENS / T : 1;
 }
 
-/* Items in the group that starts at o[i] (sorted longest first): as many as
+/* Windows in the group that starts at o[i] (sorted longest first): as many as
  * fit, but none shorter than 3/4 of the first, so that padding stays under a
  * third of the work (a group costs little more than loading the blocks
  * once). */
@@ -163,19 +173,20 @@ static int64_t group_size(const struct ord *o, int64_t i, int64_t n) {
 
 enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
                                void *user, double *ll, mw_err *err) {
-    int64_t n_items = s->n_items, E = mw_model_hparams(m)->n_embd;
-    struct ord *o = malloc((size_t)(n_items ? n_items : 1) * sizeof *o);
+    int64_t n_items = s->n_items, n_seq = s->first[n_items], E = mw_model_hparams(m)->n_embd;
+    struct ord *o =
+        malloc((size_t)(n_seq ? n_seq : 1) * sizeof *o); /* a window holds a choice or more */
     if (!o) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < s->first[n_items]; i++)
+    for (int64_t i = 0; i < n_seq; i++)
         ll[i] = 0;
-    int64_t max_T = 1;
-    for (int64_t i = 0; i < n_items; i++) {
-        o[i] = pack_item(s, i);
+    int64_t n_win = 0, max_T = 1;
+    for (int64_t i = 0; i < n_items; i++)
+        n_win += pack_item(s, i, o + n_win);
+    for (int64_t i = 0; i < n_win; i++)
         max_T = o[i].len > max_T ? o[i].len : max_T;
-    }
-    qsort(o, (size_t)n_items, sizeof *o, cmp_ord);
+    qsort(o, (size_t)n_win, sizeof *o, cmp_ord);
     int64_t n_groups = 0;
-    for (int64_t i = 0; i < n_items; i += group_size(o, i, n_items))
+    for (int64_t i = 0; i < n_win; i += group_size(o, i, n_win))
         n_groups++;
     mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
     /* the first group is the largest: its buffers serve every group */
@@ -191,9 +202,9 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     if (!g.tokens || !g.pos || !g.seg || !g.x || !hx)
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations of %lld tokens",
                      (long long)cap);
-    for (int64_t i = 0; i < n_items && !st;) {
+    for (int64_t i = 0; i < n_win && !st;) {
         g.T = o[i].len;
-        g.n_win = group_size(o, i, n_items);
+        g.n_win = group_size(o, i, n_win);
         g.n_scored = 0;
         for (int64_t w = 0; w < g.n_win && !st; w++)
             if (!fill_window(s, o + i + w, &g, w))

@@ -327,3 +327,17 @@ def test_limit_langs_and_files(mwanda_bin, real_models, tmp_path):
         ("cloze", "de"): 2, ("cloze", "en"): 2, ("fact", "de"): 2, ("fact", "en"): 2,
         ("extra", "en"): 2}
     assert "| extra | en | 2 |" in r.stdout
+
+
+def test_many_long_choices(mwanda_bin, tiny_models, tmp_path):
+    """An item whose choices would pack into more than 8192 tokens runs as
+    several packed windows; every choice still equals the numpy reference."""
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    choices = [" " + " ".join(words[(i + j) % len(words)] for j in range(8 + i % 3))
+               for i in range(240)]
+    item = {"lang": "en", "context": "pick one:", "choices": choices, "label": 3}
+    tasks = write_jsonl(tmp_path / "t.jsonl", [item])
+    _, items = score(mwanda_bin, tiny_models.gguf("llama"), tasks, tmp_path, "--ctx", 64)
+    lengths = [len(items[0]["context_ids"]) + len(c) for c in items[0]["choice_ids"]]
+    assert sum(min(n - 1, 64) for n in lengths) > 8192  # more than one window's worth
+    check_against_ref(RefModel(tiny_models.hf("llama")), items, ctx_limit=64)
