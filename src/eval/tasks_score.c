@@ -174,8 +174,8 @@ static int64_t group_size(const struct ord *o, int64_t i, int64_t n) {
 enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
                                void *user, double *ll, mw_err *err) {
     int64_t n_items = s->n_items, n_seq = s->first[n_items], E = mw_model_hparams(m)->n_embd;
-    struct ord *o =
-        malloc((size_t)(n_seq ? n_seq : 1) * sizeof *o); /* a window holds a choice or more */
+    /* a window holds one choice or more: at most n_seq windows */
+    struct ord *o = malloc((size_t)(n_seq ? n_seq : 1) * sizeof *o);
     if (!o) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n_seq; i++)
         ll[i] = 0;
