@@ -53,6 +53,20 @@ def text_dir(tmp_path_factory):
     return d
 
 
+# In sanitizer builds, LeakSanitizer's own thread-stopping tracer now and then
+# dies with SIGSEGV at exit in a process that holds Open MPI's threads: not a
+# leak report and not mwanda's error (a known LSan flake; it failed one CI
+# run, and 15 runs of that command in a row did not repeat it). Such a run is
+# repeated; a leak report, an error or a crash of mwanda itself is not.
+LSAN_TRIES = 3
+
+
+def lsan_tracer_crashed(r):
+    out = r.stdout + r.stderr
+    return (r.returncode != 0 and "Tracer caught signal" in out and
+            "LeakSanitizer has encountered a fatal error" in out)
+
+
 def mpirun(n, bin_, args, cwd, fail=None, extra=None):
     """mpirun -np n mwanda args (then ':' and the extra ranks' own args)."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -80,19 +94,6 @@ def mpirun(n, bin_, args, cwd, fail=None, extra=None):
             break
         print(f"LeakSanitizer's tracer crashed at exit; running again: {' '.join(cmd[-3:])}")
     return r
-
-
-# In sanitizer builds, LeakSanitizer's own thread-stopping tracer now and then
-# dies with SIGSEGV at exit in a process that holds Open MPI's threads: not a
-# leak report and not mwanda's error (a known LSan flake, seen once in about
-# a hundred mpirun runs here). Such a run is repeated; a leak report, an
-# error or a crash of mwanda itself is not.
-LSAN_TRIES = 3
-
-
-def lsan_tracer_crashed(r):
-    return (r.returncode != 0 and "Tracer caught signal" in r.stderr and
-            "LeakSanitizer has encountered a fatal error" in r.stderr)
 
 
 def one_process(bin_, args, cwd):
