@@ -48,6 +48,12 @@ typedef struct mw_err {
     char msg[512];
 } mw_err;
 
+/* Removes the temporary files and folders of the outputs being written
+ * (they appear under their own names only once complete); the writes in
+ * progress then fail. Async-signal-safe: for a SIGINT or SIGTERM handler, so
+ * that an interrupted run leaves nothing behind. */
+void mw_remove_partial_outputs(void);
+
 /* ------------------------------------------------------------------------ */
 /* Tensor element types (ids are ggml's, as stored in GGUF files)           */
 /* ------------------------------------------------------------------------ */

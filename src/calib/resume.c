@@ -114,7 +114,7 @@ static enum mw_status write_file(mw_state *s, const char *name, const void *data
     enum mw_status st = path_of(s, name, path, sizeof path, err);
     if (st) return st;
     mw_outfile o;
-    if ((st = mw_outfile_open(&o, path, err))) return st;
+    if ((st = mw_outfile_open(&o, path, MW_OUTFILE_STATE, err))) return st;
     if ((st = mw_outfile_write(&o, data, n, err))) {
         mw_outfile_abort(&o);
         return st;

@@ -1,6 +1,7 @@
 #include "core/outfile.h"
 
 #include "core/err.h"
+#include "core/pending.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum mw_status mw_outfile_open(mw_outfile *o, const char *path, mw_err *err) {
+enum mw_status mw_outfile_open(mw_outfile *o, const char *path, enum mw_outfile_kind kind,
+                               mw_err *err) {
     memset(o, 0, sizeof *o);
+    o->pending = -1;
     size_t n = strlen(path);
     o->path = strdup(path);
     o->tmp_path = malloc(n + 16);
@@ -26,6 +29,7 @@ enum mw_status mw_outfile_open(mw_outfile *o, const char *path, mw_err *err) {
         mw_outfile_abort(o);
         return mw_fail(err, MW_ERR_IO, "cannot create %s: %s", path, strerror(e));
     }
+    if (kind == MW_OUTFILE_OUTPUT) o->pending = mw_pending_add(o->tmp_path);
     /* mkstemp makes the file private; outputs get the usual permissions */
     mode_t mask = umask(0);
     umask(mask);
@@ -68,6 +72,8 @@ enum mw_status mw_outfile_commit(mw_outfile *o, mw_err *err) {
     if (!s && rename(o->tmp_path, o->path) != 0)
         s = mw_fail(err, MW_ERR_IO, "cannot rename into %s: %s", o->path, strerror(errno));
     if (!s) {
+        mw_pending_drop(o->pending);
+        o->pending = -1;
         free(o->tmp_path);
         o->tmp_path = NULL;
     }
@@ -78,7 +84,9 @@ enum mw_status mw_outfile_commit(mw_outfile *o, mw_err *err) {
 void mw_outfile_abort(mw_outfile *o) {
     if (o->f) fclose(o->f);
     if (o->tmp_path) unlink(o->tmp_path);
+    mw_pending_drop(o->pending);
     free(o->tmp_path);
     free(o->path);
     memset(o, 0, sizeof *o);
+    o->pending = -1; /* a second abort must not drop another output's slot */
 }

@@ -12,9 +12,16 @@ typedef struct mw_outfile {
     char *tmp_path; /* where the bytes go until commit */
     FILE *f;
     uint64_t pos; /* bytes written so far */
+    int pending;  /* slot in core/pending.h, or -1 */
 } mw_outfile;
 
-enum mw_status mw_outfile_open(mw_outfile *o, const char *path, mw_err *err);
+enum mw_outfile_kind {
+    MW_OUTFILE_OUTPUT, /* what the user asked for: a signal removes it unfinished */
+    MW_OUTFILE_STATE,  /* a resumable run's state: the run saves it on a signal */
+};
+
+enum mw_status mw_outfile_open(mw_outfile *o, const char *path, enum mw_outfile_kind kind,
+                               mw_err *err);
 enum mw_status mw_outfile_write(mw_outfile *o, const void *data, uint64_t n, mw_err *err);
 /* Writes n zero bytes. */
 enum mw_status mw_outfile_pad(mw_outfile *o, uint64_t n, mw_err *err);

@@ -54,7 +54,7 @@ enum mw_status mw_gguf_writer_create(const char *path, mw_gguf_writer **out, mw_
     *out = NULL;
     mw_gguf_writer *w = calloc(1, sizeof *w);
     if (!w) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    enum mw_status s = mw_outfile_open(&w->out, path, err);
+    enum mw_status s = mw_outfile_open(&w->out, path, MW_OUTFILE_OUTPUT, err);
     if (s) {
         free(w);
         return s;

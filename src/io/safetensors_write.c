@@ -6,6 +6,7 @@
  * then streamed to disk one tensor at a time. Everything goes to a temporary
  * folder beside the destination, renamed into place only once complete. */
 #include "core/err.h"
+#include "core/pending.h"
 #include "core/strmap.h"
 #include "core/utf8.h"
 
@@ -32,6 +33,8 @@ struct wt_tensor {
     uint32_t shard;
 };
 
+#define MAX_PENDING_FILES 64
+
 struct mw_st_writer {
     char *dir; /* destination, without trailing slashes */
     char *tmp; /* temporary folder beside it */
@@ -48,7 +51,22 @@ struct mw_st_writer {
     int fd;             /* open shard, or -1 */
     uint32_t cur_shard;
     char cur_path[4096]; /* path of the open shard */
+    /* the temporary folder and the files in it, for a signal to remove
+     * (core/pending.h); slots that could not be had are -1 */
+    int pending[MAX_PENDING_FILES + 1];
+    size_t n_pending;
 };
+
+static void track(mw_st_writer *w, const char *path) {
+    if (w->n_pending < sizeof w->pending / sizeof w->pending[0])
+        w->pending[w->n_pending++] = mw_pending_add(path);
+}
+
+static void untrack_all(mw_st_writer *w) {
+    for (size_t i = 0; i < w->n_pending; i++)
+        mw_pending_drop(w->pending[i]);
+    w->n_pending = 0;
+}
 
 /* safetensors dtype for the mw_types the writer accepts. */
 static const char *dtype_of(enum mw_type type) {
@@ -107,6 +125,7 @@ static enum mw_status write_file(mw_st_writer *w, const char *name, const void *
     if (fd < 0)
         return mw_fail(err, errno == EEXIST ? MW_ERR_ARG : MW_ERR_IO, "cannot create %s: %s", path,
                        strerror(errno));
+    track(w, path);
     enum mw_status s = write_all(fd, data, size, path, err);
     if (s != MW_OK) {
         close(fd);
@@ -132,6 +151,7 @@ void mw_st_writer_free(mw_st_writer *w) {
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->tmp) remove_tmp(w->tmp);
+    untrack_all(w);
     for (size_t i = 0; i < w->n; i++)
         free(w->t[i].name);
     free(w->t);
@@ -198,6 +218,7 @@ enum mw_status mw_st_writer_create(const char *dir, uint64_t max_shard_bytes, mw
         goto fail;
     }
     w->tmp = tmp;
+    track(w, tmp);
     *out = w;
     return MW_OK;
 fail:
@@ -371,6 +392,7 @@ static enum mw_status open_shard(mw_st_writer *w, uint32_t shard, mw_err *err) {
         s = mw_fail(err, MW_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         goto fail;
     }
+    track(w, path);
     unsigned char prefix[8];
     for (int k = 0; k < 8; k++)
         prefix[k] = (unsigned char)((uint64_t)len >> (8 * k));
@@ -493,6 +515,7 @@ static enum mw_status publish(mw_st_writer *w, mw_err *err) {
     if (rename(w->tmp, w->dir) != 0)
         return mw_fail(err, MW_ERR_IO, "cannot rename %s to %s: %s", w->tmp, w->dir,
                        strerror(errno));
+    untrack_all(w);
     free(w->tmp);
     w->tmp = NULL;
     char *slash = strrchr(w->dir, '/');

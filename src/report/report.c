@@ -106,7 +106,7 @@ static enum mw_status write_file(const char *dir, const mw_report_file *f, mw_er
     if (snprintf(path, sizeof path, "%s/%s", dir, f->name) >= (int)sizeof path)
         return mw_fail(err, MW_ERR_ARG, "%s: path too long", dir);
     mw_outfile o;
-    enum mw_status s = mw_outfile_open(&o, path, err);
+    enum mw_status s = mw_outfile_open(&o, path, MW_OUTFILE_OUTPUT, err);
     if (s) return s;
     if ((s = mw_outfile_write(&o, f->text.s ? f->text.s : "", f->text.len, err))) {
         mw_outfile_abort(&o);
