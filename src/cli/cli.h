@@ -29,6 +29,14 @@ mw_model *cli_open_model(const char *arg);
  * then rename); prints the error. */
 int cli_write_json(const char *path, const json_t *doc);
 
+/* Signal handlers for the whole run (signals.c): outputs being written are
+ * removed, then the process dies of the signal. */
+void cli_signals_install(void);
+/* From now on the first signal is a request to stop at a safe point. */
+void cli_signals_polite(void);
+/* The signal that asked to stop, or 0. */
+int cli_signal_received(void);
+
 /* Progress on stderr: what, how far, time left. */
 typedef struct cli_progress {
     const char *task;

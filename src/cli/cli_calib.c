@@ -103,15 +103,9 @@ int cli_calib_set(const mw_textdir *td, const mw_sample_opts *so, const mw_token
 
 /* ---- --mem, --resume, signals ------------------------------------------- */
 
-static volatile sig_atomic_t g_signal;
-
-static void on_signal(int sig) {
-    g_signal = sig;
-}
-
 static bool interrupted(void *user) {
     (void)user;
-    return g_signal != 0;
+    return cli_signal_received() != 0;
 }
 
 /* The test hook: after N saved blocks, the signal of MWANDA_TEST_KILL_SIGNAL
@@ -125,17 +119,6 @@ static void test_kill(void *user, int pass, int64_t block) {
     (void)block;
     static long long saved;
     if (g_kill_after > 0 && ++saved == g_kill_after) raise(g_kill_signal);
-}
-
-static void install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* one polite request; a second signal gets the default action */
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* The folder holding path (a folder output's parent). */
@@ -177,7 +160,7 @@ int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
                          r->state_dir);
     if (r->resume && mw_mpi_size() > 1)
         return cli_error("--resume does not work under mpirun yet: run it in one process");
-    install_handlers();
+    cli_signals_polite();
     ctl->mem = r->mem;
     ctl->spill_dir = r->spill_dir;
     ctl->state_dir = r->resume ? r->state_dir : NULL;
@@ -187,12 +170,13 @@ int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
 }
 
 int cli_run_failed(const cli_run *r, const char *msg) {
-    if (!g_signal) return cli_error("%s", msg);
+    int sig = cli_signal_received();
+    if (!sig) return cli_error("%s", msg);
     struct stat sb;
     if (r->resume && stat(r->state_dir, &sb) == 0)
         fprintf(stderr, "mwanda: interrupted; %s is kept: the same command continues it\n",
                 r->state_dir);
     else
         fprintf(stderr, "mwanda: interrupted\n");
-    return 128 + g_signal;
+    return 128 + sig;
 }

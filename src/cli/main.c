@@ -100,6 +100,7 @@ static int run_mpi(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (mw_mpi_start(&argc, &argv)) return run_mpi(argc, argv);
-    return run_command(argc, argv);
+    bool mpi = mw_mpi_start(&argc, &argv);
+    cli_signals_install(); /* after MPI_Init: its handlers, if any, give way */
+    return mpi ? run_mpi(argc, argv) : run_command(argc, argv);
 }

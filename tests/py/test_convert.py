@@ -9,7 +9,9 @@ numpy -- so converting one into the other must reproduce the other exactly.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +174,28 @@ def test_real_model_round_trip_through_hf(mwanda_bin, real_models, tmp_path):
     assert not lost, f"metadata lost in the round trip: {lost}"
     changed = sorted(k for k in a if k != "general.file_type" and a[k] != b[k])
     assert not changed, f"metadata changed in the round trip: {changed}"
+
+
+@pytest.mark.parametrize("out", ["hf", "m.gguf"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_signal_mid_write_leaves_nothing(mwanda_bin, real_models, tmp_path, out, sig):
+    """Ctrl-C or SIGTERM while a real model's tensors are being written: the
+    process dies of the signal, and neither the output nor its temporary name
+    is left (a folder output once its first shard is under way)."""
+    p = subprocess.Popen([str(mwanda_bin), "convert", "gemma3-270m", tmp_path / out,
+                          "--shard-size", "100M"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+
+    def mid_write():
+        for t in tmp_path.glob(f"{out}.tmp-*"):
+            if t.is_dir():
+                return any(t.glob("*.safetensors"))
+            return t.stat().st_size > 0
+        return False
+
+    while p.poll() is None and not mid_write():
+        time.sleep(0.005)
+    assert p.poll() is None, "the conversion ended before it could be interrupted"
+    p.send_signal(sig)
+    assert p.wait() == -sig, p.stderr.read()
+    assert sorted(x.name for x in tmp_path.iterdir()) == []
