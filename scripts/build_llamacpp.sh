@@ -10,7 +10,8 @@
 #   .../build/.mwanda-stamp                              what was built, for which CPU
 #
 # CPU: the tools are built with GGML_NATIVE=ON (-march=native), the fastest
-# choice for the perplexity and imatrix runs the tests make. A machine can come
+# choice for the perplexity and imatrix runs the tests make, less AMX and
+# AVX512-FP16 (below). A machine can come
 # back with another CPU, so the stamp records a hash of the CPU's feature
 # flags; when they differ, only ggml's CPU backend (the one target built with
 # -march=native) is compiled again, which takes a couple of minutes instead of
@@ -23,8 +24,15 @@ die() { printf 'build_llamacpp: error: %s\n' "$*" >&2; exit 1; }
 
 version=0.3.36
 targets=(llama-perplexity llama-imatrix llama-tokenize llama-quantize llama-bench llama-gguf-split)
+# Two features -march=native can bring are left out: AMX (its tile kernels
+# die of SIGILL in virtual machines that report AMX but do not grant its
+# registers) and AVX512-FP16 (F16 vector arithmetic in half precision, which
+# moves llama.cpp's logits by ~3e-3 from those of every other CPU). GCC keeps
+# an explicit -mno-X however -march=native comes after it.
+no_isa="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -mno-avx512fp16"
 cmake_opts=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
-            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF)
+            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
+            "-DCMAKE_C_FLAGS=$no_isa" "-DCMAKE_CXX_FLAGS=$no_isa")
 jobs="${MWANDA_JOBS:-2}"
 
 cache="${MWANDA_CACHE:-$HOME/.cache/mwanda}"
