@@ -25,10 +25,11 @@ die() { printf 'build_llamacpp: error: %s\n' "$*" >&2; exit 1; }
 version=0.3.36
 targets=(llama-perplexity llama-imatrix llama-tokenize llama-quantize llama-bench llama-gguf-split)
 # Two features -march=native can bring are left out: AMX (its tile kernels
-# die of SIGILL in virtual machines that report AMX but do not grant its
-# registers) and AVX512-FP16 (F16 vector arithmetic in half precision, which
-# moves llama.cpp's logits by ~3e-3 from those of every other CPU). GCC keeps
-# an explicit -mno-X however -march=native comes after it.
+# died of SIGILL in a virtual machine that reports AMX but does not grant its
+# registers) and AVX512-FP16 (ggml's F16 vector arithmetic, the F16 KV
+# cache's, would run in half precision instead of f32 as on the CPUs the
+# golden files came from). GCC keeps an explicit -mno-X however
+# -march=native comes after it.
 no_isa="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -mno-avx512fp16"
 cmake_opts=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
             -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF

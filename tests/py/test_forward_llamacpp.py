@@ -49,8 +49,14 @@ import compare_llamacpp_logits as cmp  # noqa: E402
 MODELS = ["gemma3-270m", "smollm2-135m"]
 TOL = {"gemma3-270m": 2.5e-2, "smollm2-135m": 5e-4}
 MEAN_TOL = {"gemma3-270m": 3e-3, "smollm2-135m": 2e-4}
-# llama.cpp live against its own golden file: one step of the log-prob format
-LIVE_TOL = 2.5e-4
+# llama.cpp live against its own golden file (made on an AVX2 machine): one
+# step of the log-prob format for SmolLM2. Gemma 3's GELU reads an f16 table,
+# so the CPU's own summation order (AVX2 or AVX-512 kernels under
+# -march=native) can flip an input's f16 rounding and move log-probs by a
+# table step: on an AVX-512 machine an AVX2 build of the same llama.cpp
+# reproduced the file exactly and the native build differed by 2.6e-3
+# (SmolLM2: 8e-6).
+LIVE_TOL = {"gemma3-270m": 5e-3, "smollm2-135m": 2.5e-4}
 SANITIZED = "ASAN_OPTIONS" in os.environ
 LANGS = os.environ.get("MWANDA_FORWARD_LANGS") or ("cmn" if SANITIZED else "deu,cmn,hin")
 
@@ -146,6 +152,6 @@ def test_against_live_llamacpp(alias, forward_tool, mwanda_bin, real_models, tmp
         b = np.array([np.nan if v is None else v for v in ll["target_logprobs"]])
         d_self = max(d_self, float(np.nanmax(np.abs(a - b))))
     print(f"{alias}: live llama.cpp vs its golden file: maxdiff {d_self:.1e}")
-    assert d_self < LIVE_TOL
+    assert d_self < LIVE_TOL[alias]
     mine = mwanda_results(alias, forward_tool, real_models[alias], tmp_path)
     check(alias, cmp.compare_golden(live, mine, TOL[alias]), "mwanda vs live llama.cpp")
