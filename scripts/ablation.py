@@ -227,11 +227,19 @@ def write_plot(path, rows):
     Wanda at the same setting (geometric mean over languages, in percent),
     calibration and held-out languages side by side; changes beyond the
     axis are cut and labelled with their value."""
-    lim_lo, lim_hi = -6.0, 10.0
     x0, w = 240, 460
     wanda = {r["name"].split("/")[0]: r for r in rows if r["name"].endswith("/wanda")}
     rows = [r for r in rows if not r["name"].endswith("/wanda")
             and r["name"].split("/")[0] in wanda]
+
+    def rel_of(r):
+        base = wanda[r["name"].split("/")[0]]
+        return [100 * (r[k] / base[k] - 1) for k in ("calib", "unseen")]
+
+    # gains are a few percent and shown whole (to -30%); losses are cut at
+    # +10%, where the probability term's collapses would flatten the rest
+    least = min([v for r in rows for v in rel_of(r) if math.isfinite(v)] + [-6.0])
+    lim_lo, lim_hi = -2.0 * math.ceil(min(-least, 30.0) / 2), 10.0
     h = 18 * len(rows) + 100
 
     def sx(v):
@@ -246,7 +254,9 @@ def write_plot(path, rows):
           f'<text x="{x0 + 24}" y="35">calibration languages (23)</text>',
           f'<rect x="{x0 + 200}" y="26" width="10" height="10" fill="#E69F00"/>'
           f'<text x="{x0 + 214}" y="35">held-out languages (20)</text>']
-    for t in range(int(lim_lo), int(lim_hi) + 1, 2):
+    step = 2 if lim_hi - lim_lo <= 20 else 4
+    for t in range(int(lim_lo) // step * step + (step if int(lim_lo) % step else 0),
+                   int(lim_hi) + 1, step):
         col = "#888" if t == 0 else "#ddd"
         el.append(f'<line x1="{sx(t):.1f}" y1="44" x2="{sx(t):.1f}" y2="{h - 24}" '
                   f'stroke="{col}"/>')
@@ -254,7 +264,7 @@ def write_plot(path, rows):
     for i, r in enumerate(rows):
         y = 50 + 18 * i
         base = wanda[r["name"].split("/")[0]]
-        rel = [100 * (r[k] / base[k] - 1) for k in ("calib", "unseen")]
+        rel = rel_of(r)
         el.append(f'<text x="{x0 - 6}" y="{y + 11}" text-anchor="end">{r["name"]}</text>')
         for j, (v, col) in enumerate(zip(rel, ("#0072B2", "#E69F00"))):
             if not math.isfinite(v):
@@ -262,10 +272,12 @@ def write_plot(path, rows):
             a, b = sorted((sx(0), sx(v)))
             el.append(f'<rect x="{a:.1f}" y="{y + 7 * j}" width="{max(b - a, 0.5):.1f}" '
                       f'height="7" fill="{col}"><title>{r["name"]}: {v:+.1f}%</title></rect>')
-        cut = any(v > lim_hi or v < lim_lo for v in rel)
         label = f"{rel[0]:+.1f}% / {rel[1]:+.1f}%"
-        if cut:
-            label = f"{r['calib'] / base['calib']:.0f}x / {r['unseen'] / base['unseen']:.0f}x (cut)"
+        if any(v > lim_hi for v in rel):
+            ratios = [r[k] / base[k] for k in ("calib", "unseen")]
+            label = " / ".join(f"{x:.1f}x" if x < 10 else f"{x:.0f}x" for x in ratios) + " (cut)"
+        elif any(v < lim_lo for v in rel):
+            label += " (cut)"
         el.append(f'<text x="{max(sx(max(rel)), sx(0)) + 4:.1f}" y="{y + 11}">{label}</text>')
     el.append("</svg>")
     path.write_text("\n".join(el) + "\n")
