@@ -1,10 +1,10 @@
 /* SIGINT, SIGTERM and SIGHUP. Whatever the command, a signal first removes
  * the outputs being written (their temporary names), so that an interrupted
- * run leaves nothing behind, not even under mpirun, which follows a dead
- * rank's SIGTERM to the others with SIGKILL. Commands that can stop at a
- * safe point (calibrate, prune) then take the first signal as a request;
- * otherwise, and on a second signal, the process dies of it as it would
- * without a handler. */
+ * run leaves nothing behind, not even under mpirun, which ends the other
+ * ranks with SIGTERM and soon SIGKILL when one dies. Commands that can stop
+ * at a safe point (calibrate, prune) then take the first signal as a
+ * request; otherwise, and on a second signal, the process dies of it as it
+ * would without a handler. */
 #include "cli/cli.h"
 
 #include <errno.h>
