@@ -9,11 +9,10 @@
 #   llamacpp-src/llama_cpp_python-<ver>/vendor/llama.cpp/build/bin   the tools
 #   .../build/.mwanda-stamp                              what was built, for which CPU
 #
-# CPU: the tools are built with GGML_NATIVE=ON (-march=native), the fastest
-# choice for the perplexity and imatrix runs the tests make, less AMX and
-# AVX512-FP16 (below). A machine can come
-# back with another CPU, so the stamp records a hash of the CPU's feature
-# flags; when they differ, only ggml's CPU backend (the one target built with
+# CPU: the tools are built with GGML_NATIVE=ON (-march=native) less AMX and
+# AVX512-FP16 (below), the fastest choice for the perplexity and imatrix runs
+# the tests make. A machine can come back with another CPU, so the stamp
+# records a hash of the CPU's feature flags; when they differ, only ggml's CPU backend (the one target built with
 # -march=native) is compiled again, which takes a couple of minutes instead of
 # the 10-15 of a full build on 2 cores.
 set -euo pipefail
