@@ -12,9 +12,9 @@
 # CPU: the tools are built with GGML_NATIVE=ON (-march=native) less AMX and
 # AVX512-FP16 (below), the fastest choice for the perplexity and imatrix runs
 # the tests make. A machine can come back with another CPU, so the stamp
-# records a hash of the CPU's feature flags; when they differ, only ggml's CPU backend (the one target built with
-# -march=native) is compiled again, which takes a couple of minutes instead of
-# the 10-15 of a full build on 2 cores.
+# records a hash of the CPU's feature flags; when they differ, only ggml's CPU
+# backend (the one target built with -march=native) is compiled again, which
+# takes a couple of minutes instead of the 10-15 of a full build on 2 cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
