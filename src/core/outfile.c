@@ -72,8 +72,6 @@ enum mw_status mw_outfile_commit(mw_outfile *o, mw_err *err) {
     if (!s && rename(o->tmp_path, o->path) != 0)
         s = mw_fail(err, MW_ERR_IO, "cannot rename into %s: %s", o->path, strerror(errno));
     if (!s) {
-        mw_pending_drop(o->pending);
-        o->pending = -1;
         free(o->tmp_path);
         o->tmp_path = NULL;
     }

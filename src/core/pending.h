@@ -3,6 +3,9 @@
 #ifndef MW_CORE_PENDING_H
 #define MW_CORE_PENDING_H
 
+/* Outputs recorded at once, across the process. */
+#define MW_PENDING_SLOTS 64
+
 /* Records path (a temporary file, or a temporary folder holding only recorded
  * files); returns its slot, or -1 when the path is too long or every slot is
  * taken (the output is then only cleaned up by its writer). */

@@ -33,8 +33,6 @@ struct wt_tensor {
     uint32_t shard;
 };
 
-#define MAX_PENDING_FILES 64
-
 struct mw_st_writer {
     char *dir; /* destination, without trailing slashes */
     char *tmp; /* temporary folder beside it */
@@ -53,7 +51,7 @@ struct mw_st_writer {
     char cur_path[4096]; /* path of the open shard */
     /* the temporary folder and the files in it, for a signal to remove
      * (core/pending.h); slots that could not be had are -1 */
-    int pending[MAX_PENDING_FILES + 1];
+    int pending[MW_PENDING_SLOTS];
     size_t n_pending;
 };
 

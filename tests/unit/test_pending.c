@@ -88,7 +88,7 @@ int main(void) {
     int slots[100], n = 0;
     while (n < 100 && (slots[n] = mw_pending_add(f1)) >= 0)
         n++;
-    CHECK(n == 64, "%d slots", n);
+    CHECK(n == MW_PENDING_SLOTS, "%d slots", n);
     for (int i = 0; i < n; i++)
         mw_pending_drop(slots[i]);
     mw_pending_drop(-1);
