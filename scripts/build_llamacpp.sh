@@ -34,6 +34,13 @@ cmake_opts=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
             -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
             "-DCMAKE_C_FLAGS=$no_isa" "-DCMAKE_CXX_FLAGS=$no_isa")
 jobs="${MWANDA_JOBS:-2}"
+# One change to the source, to its logger only: in this version the log is a
+# worker thread that is never stopped (llama.cpp leaks it on purpose, issue
+# 22142) and the tools return without flushing it, so on a busy machine
+# their last lines -- perplexity's chunk values and final estimate -- were
+# lost at random while the exit code said 0. The patch stops the worker,
+# which writes out what is queued, when the process exits.
+log_patch="mwanda-log-flush-1"
 
 cache="${MWANDA_CACHE:-$HOME/.cache/mwanda}"
 src="$cache/llamacpp-src"
@@ -53,7 +60,7 @@ fi
 
 cpu_hash="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' | sed '/^$/d' | sort |
             sha256sum | cut -c1-16)"
-want_stamp="version=$version cpu=$cpu_hash options=${cmake_opts[*]}"
+want_stamp="version=$version cpu=$cpu_hash patch=$log_patch options=${cmake_opts[*]}"
 
 have_all_bins() {
   local t
@@ -104,6 +111,17 @@ if [[ ! -f "$lcpp/CMakeLists.txt" ]]; then
   mv "$tmp/llama_cpp_python-$version" "$top" || { rm -rf "$tmp"; die "unexpected layout in $tarball"; }
   rmdir "$tmp"
   [[ -f "$lcpp/CMakeLists.txt" ]] || die "no vendor/llama.cpp in $tarball"
+fi
+
+# Idempotent: the marker says the tree already has it.
+log_cpp="$lcpp/common/log.cpp"
+if ! grep -q "$log_patch" "$log_cpp"; then
+  anchor='        log = new common_log;'
+  [[ "$(grep -cxF "$anchor" "$log_cpp")" == 1 ]] ||
+    die "cannot patch $log_cpp: the logger's creation is not where expected"
+  say "patching the logger to flush at exit ($log_patch)"
+  sed -i "/^        log = new common_log;\$/a\\        std::atexit([] { log->pause(); }); // $log_patch" "$log_cpp"
+  grep -q "$log_patch" "$log_cpp" || die "patching $log_cpp failed"
 fi
 
 mkdir -p "$build"
