@@ -51,7 +51,8 @@ pins=(
 # clang's sanitizer and libFuzzer runtimes and its OpenMP come in separate
 # packages (libclang-rt-dev, libomp-dev: Debian's default-version names).
 debs=(build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev clang
-      libclang-rt-dev libomp-dev xz-utils ca-certificates librsvg2-bin libopenmpi-dev openmpi-bin)
+      libclang-rt-dev libomp-dev xz-utils ca-certificates librsvg2-bin libopenmpi-dev openmpi-bin
+      gdb)
 if ! command -v python3 >/dev/null 2>&1 ||
    ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   debs+=(python3 python3-venv)

@@ -2,6 +2,7 @@
 
 #include "core/err.h"
 #include "core/outfile.h"
+#include "core/pending.h"
 #include "report/charts.h"
 
 #include <errno.h>
@@ -101,7 +102,11 @@ enum mw_status mw_report_render(const mw_report *r, mw_report_doc *doc, mw_err *
 
 /* ---- writing ---------------------------------------------------------------- */
 
-static enum mw_status write_file(const char *dir, const mw_report_file *f, mw_err *err) {
+/* Writes one file of the report into dir; with pending, records the written
+ * file there for a signal's clean-up (a file inside a temporary folder). */
+static enum mw_status write_file(const char *dir, const mw_report_file *f, int *pending,
+                                 mw_err *err) {
+    if (pending) *pending = -1;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, f->name) >= (int)sizeof path)
         return mw_fail(err, MW_ERR_ARG, "%s: path too long", dir);
@@ -112,7 +117,9 @@ static enum mw_status write_file(const char *dir, const mw_report_file *f, mw_er
         mw_outfile_abort(&o);
         return s;
     }
-    return mw_outfile_commit(&o, err);
+    if ((s = mw_outfile_commit(&o, err))) return s;
+    if (pending) *pending = mw_pending_add(path);
+    return MW_OK;
 }
 
 /* Removes what a failed write left in a temporary folder. */
@@ -139,7 +146,7 @@ enum mw_status mw_report_write(const mw_report_doc *doc, const char *out_dir, mw
         /* an existing folder: every file replaced by rename, the charts before
          * the report that links them */
         for (size_t i = doc->n; i-- > 0;) {
-            enum mw_status s = write_file(dir, &doc->files[i], err);
+            enum mw_status s = write_file(dir, &doc->files[i], NULL, err);
             if (s) return s;
         }
         return MW_OK;
@@ -151,17 +158,20 @@ enum mw_status mw_report_write(const mw_report_doc *doc, const char *out_dir, mw
     mode_t mask = umask(0);
     umask(mask);
     chmod(tmp, 0777 & ~mask); /* mkdtemp makes it private */
-    for (size_t i = 0; i < doc->n; i++) {
-        enum mw_status s = write_file(tmp, &doc->files[i], err);
-        if (s) {
-            remove_tmp_dir(tmp, doc);
-            return s;
-        }
-    }
-    if (rename(tmp, dir) != 0) {
+    /* the folder and the files already in it, for a signal's clean-up */
+    int pending[MW_PENDING_SLOTS];
+    size_t n_pending = 0;
+    pending[n_pending++] = mw_pending_add(tmp);
+    enum mw_status s = MW_OK;
+    for (size_t i = 0; i < doc->n && !s; i++)
+        s = write_file(tmp, &doc->files[i],
+                       n_pending < MW_PENDING_SLOTS ? &pending[n_pending++] : NULL, err);
+    if (!s && rename(tmp, dir) != 0) {
         int e = errno;
-        remove_tmp_dir(tmp, doc);
-        return mw_fail(err, MW_ERR_IO, "cannot rename into %s: %s", dir, strerror(e));
+        s = mw_fail(err, MW_ERR_IO, "cannot rename into %s: %s", dir, strerror(e));
     }
-    return MW_OK;
+    if (s) remove_tmp_dir(tmp, doc);
+    for (size_t i = 0; i < n_pending; i++)
+        mw_pending_drop(pending[i]);
+    return s;
 }

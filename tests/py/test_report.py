@@ -414,6 +414,26 @@ def test_deterministic_and_atomic(report, tmp_path):
     assert not [x for x in out.iterdir() if ".tmp-" in x.name]
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_while_filling_a_new_folder_leaves_nothing(tmp_path, sig):
+    """A new folder is filled under a temporary name for milliseconds; gdb
+    stops the run there, after some files are in, and delivers the signal."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        pytest.fail("gdb is not installed (scripts/setup.sh installs it)")
+    out = tmp_path / "out"
+    p = subprocess.run(
+        [gdb, "-q", "-nx", "--batch", "-ex", f"handle {sig} nostop noprint pass",
+         "-ex", "set breakpoint pending on", "-ex", "break rename", "-ex", "run",
+         "-ex", "continue 3", "-ex", f"shell ls -R {tmp_path}", "-ex", f"signal {sig}",
+         "--args", BIN, "report", *[str(DATA / r) for r in RUNS], "-o", str(out)],
+        capture_output=True, text=True, timeout=300)
+    # stopped inside the temporary folder, with a committed file in it
+    assert re.search(r"out\.tmp-\w+:\n(.*\n)*report\.md\n", p.stdout), p.stdout + p.stderr
+    assert f"terminated with signal {sig}" in p.stdout, p.stdout + p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == []
+
+
 def test_default_output_folder(tmp_path):
     p = run(DATA / "dense", DATA / "owl-50", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
