@@ -47,8 +47,10 @@ static inline bool mw_mpi_writer(void) {
  *
  * Test hook (MPI builds only): MWANDA_MPI_TEST_FAIL=R:B makes rank R fail at
  * its first agreement of block B; MWANDA_MPI_TEST_FAIL=R:B:kill makes it
- * kill itself (SIGKILL) there instead. block < 0: the final agreement. */
+ * kill itself (SIGKILL) there instead. block -1: the final agreement;
+ * MW_MPI_OUTSIDE_BLOCKS: one before a resumable pass's first block. */
 enum mw_status mw_mpi_agree(enum mw_status s, int64_t block, mw_err *err);
+#define MW_MPI_OUTSIDE_BLOCKS (-2)
 
 /* Point-to-point and broadcast of doubles between the processes (any n:
  * sent in pieces that MPI's int counts hold). Only called with MPI running

@@ -1,6 +1,7 @@
 /* The state folder of a resumable run (see resume.h for its files). */
 #include "calib/resume.h"
 
+#include "calib/mpi.h"
 #include "core/err.h"
 #include "core/outfile.h"
 
@@ -27,6 +28,7 @@ struct mw_state {
     int pass;
     int64_t blocks_done;
     int slot;
+    bool writer; /* writes the folder's shared files: rank 0 under mpirun */
 };
 
 /* ---- fingerprints -------------------------------------------------------- */
@@ -200,6 +202,13 @@ static void first_difference(const json_t *have, const json_t *want, char *buf, 
             return;
         }
     }
+    json_object_foreach((json_t *)have, key, v) {
+        if (!json_object_get(want, key)) {
+            const char *a = json_string_value(v);
+            snprintf(buf, size, " (%s: %.60s there, none here)", key, a ? a : "?");
+            return;
+        }
+    }
     snprintf(buf, size, " (an option this run does not know)");
 }
 
@@ -250,8 +259,10 @@ static enum mw_status load_or_create(mw_state *s, mw_err *err) {
     enum mw_status st = path_of(s, "manifest.json", path, sizeof path, err);
     if (st) return st;
     if (access(path, F_OK) != 0) {
-        /* nothing was saved: whatever is there is an unfinished start */
-        clear_dir(s->dir);
+        /* nothing was saved: whatever is there is an unfinished start (the
+         * writer clears it; the runner makes the other ranks wait for that
+         * before they make their files) */
+        if (s->writer) clear_dir(s->dir);
         return MW_OK;
     }
     char *text;
@@ -272,19 +283,28 @@ enum mw_status mw_state_open(const char *dir, const char *command, const json_t 
     *out = NULL;
     mw_state *s = calloc(1, sizeof *s);
     if (!s) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
-    size_t n = strlen(dir);
+    /* under mpirun each rank keeps its windows' activations in a file of its
+     * own, so the state holds the number of processes: another is refused */
+    int procs = mw_mpi_size();
+    char act[64], n_procs[16];
+    if (procs > 1)
+        snprintf(act, sizeof act, "activations-rank-%d.bin", mw_mpi_rank());
+    else
+        snprintf(act, sizeof act, "activations.bin");
+    snprintf(n_procs, sizeof n_procs, "%d", procs);
+    s->writer = mw_mpi_writer();
     s->dir = strdup(dir);
     s->command = strdup(command);
-    s->act_path = malloc(n + sizeof "/activations.bin");
+    s->act_path = malloc(strlen(dir) + strlen(act) + 2);
     s->options = json_deep_copy(options);
     s->inputs = inputs;
     enum mw_status st;
-    if (!s->dir || !s->command || !s->act_path || !s->options) {
+    if (!s->dir || !s->command || !s->act_path || !s->options ||
+        (procs > 1 && json_object_set_new(s->options, "processes", json_string(n_procs)) != 0)) {
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    memcpy(s->act_path, dir, n);
-    memcpy(s->act_path + n, "/activations.bin", sizeof "/activations.bin");
+    sprintf(s->act_path, "%s/%s", dir, act);
     if ((st = load_or_create(s, err))) goto fail;
     *out = s;
     return MW_OK;
@@ -303,7 +323,7 @@ void mw_state_close(mw_state *s) {
 }
 
 void mw_state_remove(mw_state *s) {
-    if (!s) return;
+    if (!s || !s->writer) return;
     clear_dir(s->dir);
     rmdir(s->dir);
 }
@@ -330,6 +350,7 @@ enum mw_status mw_state_commit(mw_state *s, int pass, int64_t blocks_done, int s
     s->pass = pass;
     s->blocks_done = blocks_done;
     s->slot = slot;
+    if (!s->writer) return MW_OK;
     enum mw_status st = write_manifest(s, err);
     if (st) {
         s->pass = old_pass;
@@ -350,6 +371,7 @@ static uint64_t stats_doubles(const mw_stats *st, int64_t block) {
 
 enum mw_status mw_state_save_stats(mw_state *s, int pass, int64_t block, const mw_stats *st,
                                    mw_err *err) {
+    if (!s->writer) return MW_OK; /* every rank has the same totals */
     uint64_t n = stats_doubles(st, block);
     double *buf = malloc((size_t)(n + 2) * sizeof *buf);
     if (!buf) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
@@ -413,6 +435,7 @@ static uint64_t mask_bytes(const mw_block *b) {
 }
 
 enum mw_status mw_state_save_mask(mw_state *s, const mw_block *b, mw_err *err) {
+    if (!s->writer) return MW_OK; /* every rank prunes alike */
     uint64_t n = mask_bytes(b);
     unsigned char *buf = calloc((size_t)n, 1);
     if (!buf) return mw_fail(err, MW_ERR_NOMEM, "out of memory");

@@ -7,12 +7,16 @@
  *                     far the run got: {"pass", "blocks_done", "slot"}
  *   activations.bin   the activation store's file (two slots: a block reads
  *                     one and writes its outputs to the other, so the slot
- *                     the manifest names is never half-written)
+ *                     the manifest names is never half-written); under
+ *                     mpirun one per rank, activations-rank-R.bin, and the
+ *                     manifest's options hold the number of processes
  *   stats-P-B.bin     pass P's statistics of block B (raw doubles)
  *   mask-B.bin        which weights pruning zeroed in block B (one bit each)
  * Every file but the activations is written under a temporary name, synced
  * and renamed; the manifest is written last, after the activations are
- * synced, so it never names work that is not on disk. */
+ * synced, so it never names work that is not on disk. Under mpirun rank 0
+ * alone writes the shared files (the other ranks' writes of them return
+ * MW_OK at once) and the runner orders the ranks (calib/run.c). */
 #ifndef MW_CALIB_RESUME_H
 #define MW_CALIB_RESUME_H
 

@@ -185,11 +185,15 @@ static enum mw_status check_finite(const mw_stats *st, int64_t block, mw_err *er
 }
 
 /* After block b: its outputs synced, its statistics saved, then the
- * manifest, which from now on names the other slot. */
+ * manifest, which from now on names the other slot. Under mpirun rank 0
+ * writes the manifest once every rank's outputs are synced, and no rank
+ * goes on to overwrite the slot it leaves before the manifest is written. */
 static enum mw_status checkpoint(struct run *r, int64_t b, const mw_stats *st, mw_err *err) {
     enum mw_status s = mw_actstore_sync(r->store, err);
+    s = mw_mpi_agree(s, b, err);
     if (!s) s = mw_state_save_stats(r->state, r->pass, b, st, err);
     if (!s) s = mw_state_commit(r->state, r->pass, b + 1, r->slot, err);
+    s = mw_mpi_agree(s, b, err);
     if (!s && r->ctl->saved) r->ctl->saved(r->ctl->cuser, r->pass, b);
     return s;
 }
@@ -317,6 +321,12 @@ enum mw_status mw_calib_run_ctl(const mw_model *m, const mw_calib_set *set, mw_b
     mw_actstore_opts so;
     bool need_buf = false;
     if ((s = plan_memory(&r, hook != NULL, &so, &need_buf, err))) {
+        mw_share_free(&r.share);
+        return s;
+    }
+    /* under mpirun, rank 0 may just have emptied a state folder that held
+     * no saved block (mw_state_open): the other ranks make their files after */
+    if (state && mw_mpi_size() > 1 && (s = mw_mpi_agree(MW_OK, MW_MPI_OUTSIDE_BLOCKS, err))) {
         mw_share_free(&r.share);
         return s;
     }

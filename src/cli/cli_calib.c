@@ -1,7 +1,6 @@
 /* Command-line pieces shared by calibrate, prune and convert. */
 #include "cli/cli_calib.h"
 
-#include "calib/mpi.h"
 #include "calib/textdir.h"
 #include "cli/cli.h"
 
@@ -158,8 +157,6 @@ int cli_run_init(cli_run *r, const char *out, mw_run_ctl *ctl) {
         return cli_error("%s holds the state of an interrupted run: add --resume to continue it, "
                          "or remove the folder",
                          r->state_dir);
-    if (r->resume && mw_mpi_size() > 1)
-        return cli_error("--resume does not work under mpirun yet: run it in one process");
     cli_signals_polite();
     ctl->mem = r->mem;
     ctl->spill_dir = r->spill_dir;

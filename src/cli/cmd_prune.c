@@ -427,12 +427,13 @@ static int run(struct opts *o, const char *model_arg) {
     mw_prune_report rep = {0};
     cli_progress_init(&p, "prune");
     /* under mpirun every rank runs its share of the windows and prunes
-     * alike, rank 0 writes; without windows the others have nothing to do */
+     * alike, rank 0 writes (the library sees to it); without windows the
+     * others have nothing to do */
     bool writer = mw_mpi_writer();
     if (!writer) ctl.progress = NULL;
     if (!rc && (writer || use_set) &&
-        mw_prune_model_ctl(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p,
-                           writer ? o->out : NULL, &rep, &ctl, &err))
+        mw_prune_model_ctl(m, use_set ? &set : NULL, use_stats ? &st : NULL, &o->p, o->out, &rep,
+                           &ctl, &err))
         rc = cli_run_failed(&o->run, err.msg);
     if (!rc && writer) {
         cli_progress_done(&p);

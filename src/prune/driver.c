@@ -3,6 +3,7 @@
  * done, so the output never needs the whole model in memory. */
 #include "prune/driver.h"
 
+#include "calib/mpi.h"
 #include "calib/resume.h"
 #include "core/err.h"
 #include "core/mapfile.h"
@@ -427,7 +428,9 @@ static enum mw_status prune_and_write(struct run *r, const mw_calib_set *set, co
     if (!s && out)
         s = mw_model_writer_create(r->m, out, o->type, o->max_shard_bytes, MW_ORDER_BLOCKS, &r->w,
                                    err);
-    if (!s) s = r->state ? write_from_masks(r, err) : prune_blocks(r, set, stats, err);
+    /* with a state, ranks other than the writer are done: they write nothing */
+    if (!s)
+        s = r->state ? (out ? write_from_masks(r, err) : MW_OK) : prune_blocks(r, set, stats, err);
     if (!s) s = stopped(r, err);
     if (!s) s = write_through(r, -1, NULL, err);
     if (s) {
@@ -473,7 +476,8 @@ enum mw_status mw_prune_model_ctl(const mw_model *m, const mw_calib_set *set, co
         for (int64_t b = 0; b < n_layer; b++)
             rep->block_target[b] = target;
     mw_stats_free(&dense);
-    if (!s) s = prune_and_write(&r, set, stats, out, err);
+    /* the other ranks of an MPI run name the output only in the state */
+    if (!s) s = prune_and_write(&r, set, stats, mw_mpi_writer() ? out : NULL, err);
     if (!s && r.state) mw_state_remove(r.state);
     mw_state_close(r.state);
     if (s) mw_prune_report_free(rep);

@@ -53,7 +53,8 @@ typedef struct mw_prune_report {
 void mw_prune_report_free(mw_prune_report *r);
 
 /* Prunes m into `out` (GGUF when it ends in .gguf, else a folder; NULL:
- * nothing is written, as on the ranks of an MPI run other than rank 0).
+ * nothing is written). Under mpirun only rank 0 writes it; the other ranks
+ * take their share of the calibration windows.
  *  - magnitude needs neither set nor stats;
  *  - with stats (a saved file), one pass over the weights;
  *  - with a calibration set, Wanda's sequential procedure: each block's

@@ -1,7 +1,8 @@
 """mwanda calibrate and prune across processes (mpirun, Open MPI): the same
 statistics file and the same pruned model, byte for byte, as one process, on
 tiny models and on the default model; a rank that fails or dies makes the run
-fail with one error line and leaves no output.
+fail with one error line and leaves no output; --resume continues a killed
+run to the same bytes.
 
 Skipped when mwanda was built without MPI (its --version then lacks "(MPI)")
 or mpirun is missing; scripts/setup.sh installs Open MPI, so CI runs them.
@@ -13,6 +14,7 @@ counts. The failure cases use the test hook MWANDA_MPI_TEST_FAIL=R:B[:kill]
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,9 +69,10 @@ def lsan_tracer_crashed(r):
             "LeakSanitizer has encountered a fatal error" in out)
 
 
-def mpirun(n, bin_, args, cwd, fail=None, extra=None):
-    """mpirun -np n mwanda args (then ':' and the extra ranks' own args)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+def mpirun(n, bin_, args, cwd, fail=None, extra=None, env_add=None):
+    """mpirun -np n mwanda args (then ':' and the extra ranks' own args);
+    env_add: more environment for every rank."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_add or {}))
     cmd = [MPIRUN, "--oversubscribe", "--bind-to", "none"]
     if os.geteuid() == 0:  # Open MPI refuses root without both of these
         cmd.append("--allow-run-as-root")
@@ -82,7 +85,8 @@ def mpirun(n, bin_, args, cwd, fail=None, extra=None):
     env.pop("MWANDA_MPI_TEST_FAIL", None)
     if fail:
         env["MWANDA_MPI_TEST_FAIL"] = fail
-    for k in ("OMP_NUM_THREADS", "MWANDA_MPI_TEST_FAIL", "ASAN_OPTIONS", "LSAN_OPTIONS"):
+    for k in ("OMP_NUM_THREADS", "MWANDA_MPI_TEST_FAIL", "ASAN_OPTIONS", "LSAN_OPTIONS",
+              *(env_add or {})):
         if k in env:
             cmd += ["-x", k]
     cmd += ["-np", str(n), str(bin_), *map(str, args)]
@@ -200,3 +204,48 @@ def test_failing_rank(mpi, tiny_models, text_dir, tmp_path):
     r = mpirun(2, mpi, ("inspect", model), tmp_path)
     assert r.returncode == 2 and len(error_lines(r)) == 1, r.stderr[-2000:]
     assert "only calibrate and prune" in error_lines(r)[0]
+
+
+def test_resume_across_processes(mpi, tiny_models, text_dir, tmp_path):
+    """--resume under mpirun: every rank killed (SIGKILL, the CLI's test hook
+    MWANDA_TEST_KILL_AFTER_BLOCK) at known points, the run continued by the
+    same command, and the output the bytes of one uninterrupted process; a
+    state of 2 processes is refused by 1 or 3."""
+    model = tiny_models.gguf("gemma3")  # 6 blocks
+    win = ("--text", text_dir, "--ctx", "32", "--samples", "3", "--seed", "5")
+    cases = {
+        # M-Wanda with CWL: the dense pass (0), then the sequential one (1)
+        "prune": (("prune", model, "--method", "mwanda", *win, "--json", "p.json",
+                   "-o", "p.gguf"), ["p.gguf", "p.json"], (2, 5), [(0, 2), (1, 1)]),
+        "calibrate": (("calibrate", model, *win, "-o", "s.gguf"), ["s.gguf"], (3,), [(0, 3)]),
+    }
+    for name, (args, files, points, states) in cases.items():
+        ref, d = tmp_path / name / "one", tmp_path / name / "np2"
+        ref.mkdir(parents=True)
+        d.mkdir()
+        r = one_process(mpi, args, ref)
+        assert r.returncode == 0, r.stderr[-2000:]
+        state = d / f"{files[0]}.mwanda-state"
+        seen = []
+        for k in points:
+            r = mpirun(2, mpi, (*args, "--resume"), d,
+                       env_add={"MWANDA_TEST_KILL_AFTER_BLOCK": str(k)})
+            assert r.returncode != 0, (r.stdout + r.stderr)[-2000:]
+            assert not (d / files[0]).exists()
+            m = json.loads((state / "manifest.json").read_text())
+            seen.append((m["pass"], m["blocks_done"]))
+            assert m["options"]["processes"] == "2"
+            assert {"activations-rank-0.bin", "activations-rank-1.bin"} <= set(os.listdir(state))
+        assert seen == states, name
+        # another number of processes cannot use the ranks' activation files
+        r = one_process(mpi, (*args, "--resume"), d)
+        assert r.returncode == 1 and "processes: 2 there, none here" in r.stderr, r.stderr
+        r = mpirun(3, mpi, (*args, "--resume"), d)
+        assert r.returncode != 0
+        assert "processes: 2 there, 3 here" in error_lines(r)[0], r.stderr[-2000:]
+        r = mpirun(2, mpi, (*args, "--resume"), d)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        assert sorted(os.listdir(d)) == sorted(files), "the state is removed at the end"
+        for f in files:
+            assert (d / f).read_bytes() == (ref / f).read_bytes(), f"{name}: {f} differs"
+        print(f"{name}: killed at {seen}, resumed, identical to one process")
