@@ -182,6 +182,11 @@ enum mw_status mw_tasks_parse(const char *data, size_t len, const char *name,
         for (int64_t i = n0; i < set->n; i++)
             mw_task_item_free(&set->items[i]);
         set->n = n0;
+        if (n0 == 0) { /* a set that held nothing holds nothing again */
+            free(set->items);
+            set->items = NULL;
+            set->cap = 0;
+        }
     }
     return s;
 }
