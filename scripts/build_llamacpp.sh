@@ -120,7 +120,7 @@ if ! grep -q "$log_patch" "$log_cpp"; then
   [[ "$(grep -cxF "$anchor" "$log_cpp")" == 1 ]] ||
     die "cannot patch $log_cpp: the logger's creation is not where expected"
   say "patching the logger to flush at exit ($log_patch)"
-  sed -i "/^        log = new common_log;\$/a\\        std::atexit([] { log->pause(); }); // $log_patch" "$log_cpp"
+  sed -i "/^$anchor\$/a\\        std::atexit([] { log->pause(); }); // $log_patch" "$log_cpp"
   grep -q "$log_patch" "$log_cpp" || die "patching $log_cpp failed"
 fi
 
