@@ -2,6 +2,7 @@
  *                   [--langs a,b] [--threads N] [--json FILE] */
 #include "cli/cli.h"
 
+#include "calib/mpi.h"
 #include "calib/textdir.h"
 #include "eval/windows.h"
 
@@ -237,6 +238,9 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* multiple-choice tasks: cmd_eval_tasks.c */
         if (!strcmp(argv[i], "--tasks") || !strncmp(argv[i], "--tasks=", 8))
             return cmd_eval_tasks(argc, argv);
+    if (mw_mpi_size() > 1)
+        return cli_usage_error(NULL, "eval runs across processes with --tasks only: run "
+                                     "perplexity in one process");
     struct opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;

@@ -2,6 +2,7 @@
  *                   [--limit N] [--threads N] [--json FILE] [--items FILE] */
 #include "cli/cli.h"
 
+#include "calib/mpi.h"
 #include "eval/tasks.h"
 
 #include <getopt.h>
@@ -23,7 +24,8 @@ static const char USAGE[] =
     "sum of the log-probabilities of its tokens. acc takes the choice with the\n"
     "highest log-likelihood, acc_norm the highest per byte of the choice. With a\n"
     "95% Wilson interval of acc. Results are grouped by (task, language); the\n"
-    "table goes to stdout, progress to stderr. See docs/tasks.md.\n"
+    "table goes to stdout, progress to stderr. See docs/tasks.md. Under mpirun the\n"
+    "processes share the work and give the same bytes (docs/scaling.md).\n"
     "\n"
     "  --tasks FILE    JSONL items; repeat for more files (lines without a \"task\"\n"
     "                  then take the file's name without .jsonl as their task)\n"
@@ -309,8 +311,13 @@ static int score(const mw_model *m, const mw_tokenizer *tok, const struct opts *
     if (!ll || !pred || !pred_norm) rc = cli_error("out of memory");
     cli_progress p;
     cli_progress_init(&p, "tasks");
-    if (!rc && (st = mw_tasks_loglik(m, &s, cli_progress_update, &p, ll, &err)))
+    /* under mpirun each process scores a share of the items; rank 0 gets
+     * every log-likelihood and reports (its progress: its own share) */
+    bool writer = mw_mpi_writer();
+    if (!rc &&
+        (st = mw_tasks_loglik_shared(m, &s, writer ? cli_progress_update : NULL, &p, ll, &err)))
         rc = cli_error("%s", err.msg);
+    if (!rc && !writer) goto done;
     if (!rc) cli_progress_done(&p);
     if (!rc && (st = mw_tasks_summarize(set, &s, ll, pred, pred_norm, &g, &n_groups, &err)))
         rc = cli_error("%s", err.msg);
@@ -320,6 +327,7 @@ static int score(const mw_model *m, const mw_tokenizer *tok, const struct opts *
     if (!rc) print_table(g, n_groups);
     if (!rc && o->json_path) rc = write_json(o->json_path, model, o, &s, g, n_groups);
     if (!rc && o->items_path) rc = write_items(o->items_path, set, &s, ll, pred, pred_norm);
+done:
     free(g);
     free(ll);
     free(pred);

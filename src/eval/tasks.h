@@ -80,6 +80,17 @@ void mw_task_seqs_free(mw_task_seqs *s);
 enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
                                void *user, double *ll, mw_err *err);
 
+/* Part `part` of n_parts of that work: the sequences of a contiguous share
+ * of the batches one process would run, computed as it computes them (so the
+ * same bits); ll of the other sequences is 0. */
+enum mw_status mw_tasks_loglik_part(const mw_model *m, const mw_task_seqs *s, int part, int n_parts,
+                                    mw_progress_fn progress, void *user, double *ll, mw_err *err);
+/* mw_tasks_loglik under mpirun (calib/mpi.h): each process computes a part,
+ * rank 0 gets every ll (the others their part's); one process: the same as
+ * mw_tasks_loglik. Every process must call it. */
+enum mw_status mw_tasks_loglik_shared(const mw_model *m, const mw_task_seqs *s,
+                                      mw_progress_fn progress, void *user, double *ll, mw_err *err);
+
 /* Index of the largest value (the first of equal ones, as numpy.argmax). */
 int32_t mw_argmax(const double *v, int32_t n);
 

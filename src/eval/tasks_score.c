@@ -171,8 +171,8 @@ static int64_t group_size(const struct ord *o, int64_t i, int64_t n) {
     return k;
 }
 
-enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
-                               void *user, double *ll, mw_err *err) {
+enum mw_status mw_tasks_loglik_part(const mw_model *m, const mw_task_seqs *s, int part, int n_parts,
+                                    mw_progress_fn progress, void *user, double *ll, mw_err *err) {
     int64_t n_items = s->n_items, n_seq = s->first[n_items], E = mw_model_hparams(m)->n_embd;
     /* a window holds one choice or more: at most n_seq windows */
     struct ord *o = malloc((size_t)(n_seq ? n_seq : 1) * sizeof *o);
@@ -188,7 +188,9 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     int64_t n_groups = 0;
     for (int64_t i = 0; i < n_win; i += group_size(o, i, n_win))
         n_groups++;
-    mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
+    /* this part's groups: the same groups, whatever the number of parts */
+    int64_t g_lo = n_groups * part / n_parts, g_hi = n_groups * (part + 1) / n_parts;
+    mw_eval_progress p = {progress, user, 0, (g_hi - g_lo) * (mw_model_hparams(m)->n_layer + 1)};
     /* the first group is the largest: its buffers serve every group */
     int64_t cap = max_T * per_group(max_T);
     cap = cap > GROUP_TOKENS ? cap : GROUP_TOKENS;
@@ -202,10 +204,14 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     if (!g.tokens || !g.pos || !g.seg || !g.x || !hx)
         st = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations of %lld tokens",
                      (long long)cap);
-    for (int64_t i = 0; i < n_win && !st;) {
+    for (int64_t i = 0, gi = 0; i < n_win && gi < g_hi && !st; gi++) {
         g.T = o[i].len;
         g.n_win = group_size(o, i, n_win);
         g.n_scored = 0;
+        if (gi < g_lo) {
+            i += g.n_win;
+            continue;
+        }
         for (int64_t w = 0; w < g.n_win && !st; w++)
             if (!fill_window(s, o + i + w, &g, w))
                 st = mw_fail(err, MW_ERR_NOMEM, "out of memory for scored positions");
@@ -222,4 +228,9 @@ enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_prog
     free(hx);
     free(o);
     return st;
+}
+
+enum mw_status mw_tasks_loglik(const mw_model *m, const mw_task_seqs *s, mw_progress_fn progress,
+                               void *user, double *ll, mw_err *err) {
+    return mw_tasks_loglik_part(m, s, 0, 1, progress, user, ll, err);
 }

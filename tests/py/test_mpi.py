@@ -203,7 +203,7 @@ def test_failing_rank(mpi, tiny_models, text_dir, tmp_path):
     # commands that do not run across processes say so
     r = mpirun(2, mpi, ("inspect", model), tmp_path)
     assert r.returncode == 2 and len(error_lines(r)) == 1, r.stderr[-2000:]
-    assert "only calibrate and prune" in error_lines(r)[0]
+    assert "only calibrate, prune and eval --tasks" in error_lines(r)[0]
 
 
 def test_resume_across_processes(mpi, tiny_models, text_dir, tmp_path):
@@ -249,3 +249,41 @@ def test_resume_across_processes(mpi, tiny_models, text_dir, tmp_path):
         for f in files:
             assert (d / f).read_bytes() == (ref / f).read_bytes(), f"{name}: {f} differs"
         print(f"{name}: killed at {seen}, resumed, identical to one process")
+
+
+def test_tasks_same_as_one_process(mpi, tiny_models, real_models, tmp_path):
+    """eval --tasks: the items split over the processes, rank 0 reporting the
+    table, the JSON and every item's log-likelihoods as one process does,
+    byte for byte; more processes than items leaves some without any."""
+    tasks = Path(os.environ.get("MWANDA_SOURCE") or Path(__file__).resolve().parents[2])
+    tasks = tasks / "data" / "tasks" / "valid.jsonl"
+    sel = ("--tasks", tasks, "--limit", "2", "--langs", "de,en,sw")
+    for family in ("gemma3", "llama"):
+        same_outputs(mpi, ("eval", tiny_models.gguf(family), *sel, "--json", "t.json",
+                           "--items", "i.json"), ["t.json", "i.json"], tmp_path / family, [2, 3])
+    three = tmp_path / "three.jsonl"
+    three.write_text("".join(tasks.read_text(encoding="utf-8").splitlines(True)[:3]),
+                     encoding="utf-8")
+    same_outputs(mpi, ("eval", tiny_models.gguf("gemma3"), "--tasks", three, "--items", "i.json"),
+                 ["i.json"], tmp_path / "few", [4])
+    # the default model: other shapes, the same bits
+    same_outputs(mpi, ("eval", "gemma3-270m", "--tasks", tasks, "--limit", "1", "--langs",
+                       "de,sw", "--items", "i.json"), ["i.json"], tmp_path / "real", [2])
+
+
+def test_eval_failures_across_processes(mpi, tiny_models, tmp_path):
+    tasks = tmp_path / "t.jsonl"
+    tasks.write_text('{"lang": "en", "context": "a", "choices": [" b", " c"], "label": 0}\n' * 4)
+    model = tiny_models.gguf("gemma3")
+    r = mpirun(2, mpi, ("eval", model, "--tasks", tasks, "--json", "t.json"), tmp_path,
+               fail="1:0")
+    assert r.returncode != 0
+    lines = error_lines(r)
+    assert len(lines) == 1 and "rank 1 of 2: failed at block 0" in lines[0], r.stderr[-2000:]
+    assert not (tmp_path / "t.json").exists()
+    # perplexity runs in one process only
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "en.txt").write_text(TEXTS["en"] * 4)
+    r = mpirun(2, mpi, ("eval", model, "--text", tmp_path / "text"), tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "with --tasks only" in error_lines(r)[0]
