@@ -311,7 +311,7 @@ static int score(const mw_model *m, const mw_tokenizer *tok, const struct opts *
     if (!ll || !pred || !pred_norm) rc = cli_error("out of memory");
     cli_progress p;
     cli_progress_init(&p, "tasks");
-    /* under mpirun each process scores a share of the items; rank 0 gets
+    /* under mpirun each process scores a share of the batches; rank 0 gets
      * every log-likelihood and reports (its progress: its own share) */
     bool writer = mw_mpi_writer();
     if (!rc &&
