@@ -183,7 +183,17 @@ static int eval_text(const mw_model *m, const mw_tokenizer *tok, const struct op
     snprintf(task, sizeof task, "eval %s", r->lang);
     cli_progress p;
     cli_progress_init(&p, task);
-    if (!s) s = mw_windows_nll(m, &w, cli_progress_update, &p, &r->nll, &r->scored, &err);
+    /* under mpirun the processes share the batches of windows; rank 0 gets
+     * the totals and reports (its progress: its own share) */
+    bool writer = mw_mpi_writer();
+    if (!s)
+        s = mw_windows_nll_shared(m, &w, writer ? cli_progress_update : NULL, &p, &r->nll,
+                                  &r->scored, &err);
+    if (!s && !writer) {
+        mw_windows_free(&w);
+        mw_tokens_free(&ids);
+        return CLI_OK;
+    }
     if (!s && r->scored == 0) {
         snprintf(err.msg, sizeof err.msg, "%lld tokens leave nothing to score with --ctx %lld",
                  (long long)ids.n, o->ctx);
@@ -238,9 +248,6 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* multiple-choice tasks: cmd_eval_tasks.c */
         if (!strcmp(argv[i], "--tasks") || !strncmp(argv[i], "--tasks=", 8))
             return cmd_eval_tasks(argc, argv);
-    if (mw_mpi_size() > 1)
-        return cli_usage_error(NULL, "eval runs across processes with --tasks only: run "
-                                     "perplexity in one process");
     struct opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
@@ -271,8 +278,9 @@ int cmd_eval(int argc, char **argv) {
             rc = eval_text(m, tok, &o, text, len, !o.text_dir, &res[i]);
         free(text);
     }
-    if (!rc) print_table(res, n);
-    if (!rc && o.json_path) rc = write_json(o.json_path, argv[optind], &o, res, n);
+    if (!rc && mw_mpi_writer()) print_table(res, n);
+    if (!rc && o.json_path && mw_mpi_writer())
+        rc = write_json(o.json_path, argv[optind], &o, res, n);
     mw_textdir_close(&td);
     free(res);
     mw_tokenizer_free(tok);

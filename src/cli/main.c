@@ -47,7 +47,7 @@ static int run_command(int argc, char **argv) {
     if (mw_mpi_size() > 1 && strcmp(cmd, "calibrate") != 0 && strcmp(cmd, "prune") != 0 &&
         strcmp(cmd, "eval") != 0)
         return cli_usage_error(
-            NULL, "only calibrate, prune and eval --tasks run across processes, not '%s'", cmd);
+            NULL, "only calibrate, prune and eval run across processes, not '%s'", cmd);
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(cmd, COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
     return cli_usage_error(NULL, "unknown command '%s' (see mwanda --help)", cmd);

@@ -88,46 +88,81 @@ static int64_t gather_scored(float *x, const int32_t *targets, int64_t n, int64_
     return k;
 }
 
+/* Writes the negative log-likelihood of each scored position of windows
+ * [first, first + n_win) to nll, in order; *n_scored gets their count. */
 static enum mw_status score_group(const mw_model *m, const mw_windows *w, int64_t first,
                                   int64_t n_win, mw_eval_progress *p, double *nll,
                                   int64_t *n_scored, mw_err *err) {
     int64_t E = mw_model_hparams(m)->n_embd, n = n_win * w->T;
     float *x = malloc((size_t)n * (size_t)E * sizeof(float));
     int32_t *tgt = malloc((size_t)n * sizeof(int32_t));
-    double *part = malloc(HEAD_ROWS * sizeof(double));
     enum mw_status s = MW_OK;
-    if (!x || !tgt || !part) s = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations");
+    if (!x || !tgt) s = mw_fail(err, MW_ERR_NOMEM, "out of memory for activations");
     if (!s) s = mw_embed(m, w->tokens + first * w->T, n, x, err);
     if (!s) s = mw_eval_blocks(m, x, n_win, w->T, NULL, p, err);
     int64_t k = s ? 0 : gather_scored(x, w->targets + first * w->T, n, E, tgt);
     for (int64_t i = 0; i < k && !s; i += HEAD_ROWS) {
         int64_t c = k - i < HEAD_ROWS ? k - i : HEAD_ROWS;
-        if ((s = mw_head_nll(m, x + i * E, c, tgt + i, part, err))) break;
-        for (int64_t j = 0; j < c; j++)
-            *nll += part[j];
+        s = mw_head_nll(m, x + i * E, c, tgt + i, nll + i, err);
     }
     if (!s) {
-        *n_scored += k;
+        *n_scored = k;
         mw_eval_tick(p, "output head");
     }
     free(x);
     free(tgt);
-    free(part);
     return s;
+}
+
+int64_t mw_windows_n_scored(const mw_windows *w, int64_t first, int64_t n_win) {
+    int64_t k = 0;
+    for (int64_t i = first * w->T; i < (first + n_win) * w->T; i++)
+        k += w->targets[i] >= 0;
+    return k;
+}
+
+/* Windows per group: a group is the unit the parts are made of. */
+static int64_t per_group(const mw_windows *w) {
+    return GROUP_TOKENS / w->T > 0 ? GROUP_TOKENS / w->T : 1;
+}
+
+void mw_windows_part(const mw_windows *w, int part, int n_parts, int64_t *first, int64_t *n_win) {
+    int64_t per = per_group(w), n_groups = (w->n_win + per - 1) / per;
+    int64_t lo = n_groups * part / n_parts * per, hi = n_groups * (part + 1) / n_parts * per;
+    *first = lo < w->n_win ? lo : w->n_win;
+    *n_win = (hi < w->n_win ? hi : w->n_win) - *first;
+}
+
+enum mw_status mw_windows_nll_part(const mw_model *m, const mw_windows *w, int part, int n_parts,
+                                   mw_progress_fn progress, void *user, double *nll,
+                                   int64_t *n_scored, mw_err *err) {
+    int64_t per = per_group(w), first, n_win;
+    mw_windows_part(w, part, n_parts, &first, &n_win);
+    int64_t n_groups = (n_win + per - 1) / per;
+    mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
+    *n_scored = 0;
+    for (int64_t g = first; g < first + n_win; g += per) {
+        int64_t k = 0, n = first + n_win - g < per ? first + n_win - g : per;
+        enum mw_status s = score_group(m, w, g, n, &p, nll + *n_scored, &k, err);
+        if (s) return s;
+        *n_scored += k;
+    }
+    return MW_OK;
 }
 
 enum mw_status mw_windows_nll(const mw_model *m, const mw_windows *w, mw_progress_fn progress,
                               void *user, double *nll, int64_t *n_scored, mw_err *err) {
-    int64_t per_group = GROUP_TOKENS / w->T > 0 ? GROUP_TOKENS / w->T : 1;
-    int64_t n_groups = (w->n_win + per_group - 1) / per_group;
-    mw_eval_progress p = {progress, user, 0, n_groups * (mw_model_hparams(m)->n_layer + 1)};
-    *nll = 0;
-    *n_scored = 0;
-    for (int64_t g = 0; g < n_groups; g++) {
-        int64_t first = g * per_group;
-        int64_t n_win = w->n_win - first < per_group ? w->n_win - first : per_group;
-        enum mw_status s = score_group(m, w, first, n_win, &p, nll, n_scored, err);
-        if (s) return s;
-    }
-    return MW_OK;
+    double *each = malloc((size_t)(mw_windows_n_scored(w, 0, w->n_win) + 1) * sizeof *each);
+    if (!each) return mw_fail(err, MW_ERR_NOMEM, "out of memory");
+    enum mw_status s = mw_windows_nll_part(m, w, 0, 1, progress, user, each, n_scored, err);
+    *nll = mw_sum_in_order(each, s ? 0 : *n_scored);
+    free(each);
+    return s;
+}
+
+double mw_sum_in_order(const double *v, int64_t n) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += v[i];
+    return sum;
 }

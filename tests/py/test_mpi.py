@@ -203,7 +203,7 @@ def test_failing_rank(mpi, tiny_models, text_dir, tmp_path):
     # commands that do not run across processes say so
     r = mpirun(2, mpi, ("inspect", model), tmp_path)
     assert r.returncode == 2 and len(error_lines(r)) == 1, r.stderr[-2000:]
-    assert "only calibrate, prune and eval --tasks" in error_lines(r)[0]
+    assert "only calibrate, prune and eval run" in error_lines(r)[0]
 
 
 def test_resume_across_processes(mpi, tiny_models, text_dir, tmp_path):
@@ -281,9 +281,21 @@ def test_eval_failures_across_processes(mpi, tiny_models, tmp_path):
     lines = error_lines(r)
     assert len(lines) == 1 and "rank 1 of 2: failed at block 0" in lines[0], r.stderr[-2000:]
     assert not (tmp_path / "t.json").exists()
-    # perplexity runs in one process only
-    (tmp_path / "text").mkdir()
-    (tmp_path / "text" / "en.txt").write_text(TEXTS["en"] * 4)
-    r = mpirun(2, mpi, ("eval", model, "--text", tmp_path / "text"), tmp_path)
-    assert r.returncode == 2, r.stderr[-2000:]
-    assert "with --tasks only" in error_lines(r)[0]
+
+
+def test_perplexity_same_as_one_process(mpi, tiny_models, real_models, tmp_path):
+    """eval --text: ranks run contiguous parts of one process's batches of
+    windows (8192 tokens each: about 12k tokens of text make 2), rank 0 adds
+    every position in order; the table and JSON are one process's bytes."""
+    text = tmp_path / "text"
+    text.mkdir()
+    for lang, t in TEXTS.items():
+        (text / f"{lang}.txt").write_text(t * (60 if lang == "en" else 8), encoding="utf-8")
+    for family in ("gemma3", "llama"):
+        same_outputs(mpi, ("eval", tiny_models.gguf(family), "--text", text, "--ctx", "32",
+                           "--json", "p.json"), ["p.json"], tmp_path / family, [2, 3])
+    same_outputs(mpi, ("eval", tiny_models.gguf("llama"), "--text", text, "--ctx", "64",
+                       "--llamacpp-windows", "--json", "p.json"), ["p.json"],
+                 tmp_path / "llamacpp", [2])
+    same_outputs(mpi, ("eval", "gemma3-270m", "--text", text, "--langs", "el,ru", "--ctx", "64",
+                       "--json", "p.json"), ["p.json"], tmp_path / "real", [2])
