@@ -25,6 +25,8 @@ static const char USAGE[] =
     "log-likelihood of every predicted token is summed. Reported per language:\n"
     "perplexity, bits per byte (comparable across tokenizers and languages),\n"
     "tokens and bytes. A Markdown table goes to stdout, progress to stderr.\n"
+    "Under mpirun the processes share the windows and give the same bytes\n"
+    "(docs/scaling.md).\n"
     "\n"
     "  --text DIR            one <lang>.txt per language\n"
     "  --tokens FILE         pre-tokenized ids instead (spaces, commas or brackets)\n"
